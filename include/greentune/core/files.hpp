@@ -1,0 +1,43 @@
+#pragma once
+// File helpers shared by every module: whole-file reads with clear errors, atomic writes (temp file +
+// rename, so a crash or an error never leaves a half-written result), and content hashing.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+namespace greentune {
+
+// Reads a whole file as bytes. Throws Error(not_found / io) naming the path.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes to "<path>.tmp-<pid>" and renames it over path on commit(); a destroyed, uncommitted
+// AtomicFile removes its temp file, so readers never see partial output.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path, std::ios::openmode mode = std::ios::binary);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  std::ofstream& stream() { return stream_; }
+  void commit();  // flush, close, rename; throws Error(io) on failure
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path temp_path_;
+  std::ofstream stream_;
+  bool committed_ = false;
+};
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
+
+// 64-bit FNV-1a: a fast, stable content fingerprint (not a cryptographic hash).
+uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL);
+
+// Environment variable or fallback when unset or empty.
+std::string env_or(const char* name, std::string_view fallback);
+
+}  // namespace greentune

@@ -1,0 +1,97 @@
+#include "greentune/core/files.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "greentune/core/error.hpp"
+
+namespace greentune {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw Error(ErrorCode::not_found, path.string(), "file does not exist", "check the path");
+  }
+  if (fs::is_directory(path, ec)) {
+    throw Error(ErrorCode::io, path.string(), "is a directory, expected a file", "give the path of a file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCode::io, path.string(), std::string("cannot open: ") + std::strerror(errno),
+                "check the file's permissions");
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) {
+    throw Error(ErrorCode::io, path.string(), "read failed", "check the file and the disk");
+  }
+  return std::move(contents).str();
+}
+
+AtomicFile::AtomicFile(fs::path path, std::ios::openmode mode)
+    : path_(std::move(path)),
+      temp_path_(path_.string() + ".tmp-" + std::to_string(::getpid())),
+      stream_(temp_path_, mode | std::ios::out | std::ios::trunc) {
+  if (!stream_) {
+    throw Error(ErrorCode::io, path_.string(),
+                std::string("cannot create output file: ") + std::strerror(errno),
+                "check that the directory exists and is writable");
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    stream_.close();
+    std::error_code ec;
+    fs::remove(temp_path_, ec);
+  }
+}
+
+void AtomicFile::commit() {
+  stream_.flush();
+  const bool write_ok = static_cast<bool>(stream_);
+  stream_.close();
+  std::error_code ec;
+  if (!write_ok || stream_.fail()) {
+    fs::remove(temp_path_, ec);
+    throw Error(ErrorCode::io, path_.string(), "writing failed", "check free disk space and permissions");
+  }
+  fs::rename(temp_path_, path_, ec);
+  if (ec) {
+    fs::remove(temp_path_, ec);
+    throw Error(ErrorCode::io, path_.string(), "cannot move the finished file into place: " + ec.message(),
+                "check the directory's permissions");
+  }
+  committed_ = true;
+}
+
+void write_file_atomically(const fs::path& path, std::string_view contents) {
+  AtomicFile file(path);
+  file.stream().write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  file.commit();
+}
+
+uint64_t fnv1a64(std::string_view bytes, uint64_t seed) {
+  uint64_t hash = seed;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+std::string env_or(const char* name, std::string_view fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    return std::string(fallback);
+  }
+  return value;
+}
+
+}  // namespace greentune

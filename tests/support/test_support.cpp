@@ -1,0 +1,75 @@
+#include "test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace greentune::testing {
+
+namespace fs = std::filesystem;
+
+fs::path test_data_dir() {
+  return GREENTUNE_TEST_DATA_DIR;
+}
+
+std::optional<fs::path> shared_dir() {
+  const char* from_env = std::getenv("GREENTUNE_SHARED_DIR");
+  fs::path dir = (from_env != nullptr && *from_env != '\0') ? fs::path(from_env)
+                                                            : fs::path(GREENTUNE_SHARED_DIR_DEFAULT);
+  std::error_code ec;
+  if (fs::is_directory(dir / "data", ec) || fs::is_directory(dir / "fixtures", ec)) {
+    return fs::canonical(dir, ec);
+  }
+  return std::nullopt;
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  path_ = fs::temp_directory_path() / ("greentune-test-" + std::to_string(::getpid()) + "-" +
+                                       std::to_string(counter++) + "-" + std::to_string(random() % 100000));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_text(const fs::path& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary);
+  out << contents;
+  if (!out) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+CommandResult run_cli(const std::string& arguments, const std::string& stdin_file) {
+  TempDir capture;
+  const fs::path out_path = capture / "stdout";
+  const fs::path err_path = capture / "stderr";
+  std::string command = std::string("'") + GREENTUNE_CLI_PATH + "' " + arguments;
+  command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
+  command += " >'" + out_path.string() + "' 2>'" + err_path.string() + "'";
+  const int status = std::system(command.c_str());
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_text(out_path);
+  result.err = read_text(err_path);
+  return result;
+}
+
+}  // namespace greentune::testing

@@ -1,0 +1,50 @@
+#pragma once
+// Helpers shared by the test suites: where the fixtures are, temporary directories, running the CLI.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace greentune::testing {
+
+// Files committed with the tests (tests/data_files).
+std::filesystem::path test_data_dir();
+
+// ../shared (or $GREENTUNE_SHARED_DIR) when it exists; nullopt otherwise.
+std::optional<std::filesystem::path> shared_dir();
+
+// A fresh directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& contents);
+std::string read_text(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given.
+CommandResult run_cli(const std::string& arguments, const std::string& stdin_file = {});
+
+}  // namespace greentune::testing
+
+// Skips the current test with a message naming what is missing.
+#define GREENTUNE_REQUIRE_SHARED(var)                                                                       \
+  auto var##_opt = ::greentune::testing::shared_dir();                                                      \
+  if (!var##_opt) {                                                                                         \
+    GTEST_SKIP() << "../shared not found: set GREENTUNE_SHARED_DIR to the folder with data/ and fixtures/"; \
+  }                                                                                                         \
+  const std::filesystem::path var = *var##_opt

@@ -1,0 +1,13 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the root app here.
+
+#include <CLI/CLI.hpp>
+
+namespace greentune::cli {
+
+void add_tokenize_command(CLI::App& app);     // tokenize.cpp
+void add_data_command(CLI::App& app);         // data.cpp: `data` and its subcommands below
+void add_data_stats_command(CLI::App& data);  // data_stats.cpp
+void add_data_fetch_command(CLI::App& data);  // data_fetch.cpp
+
+}  // namespace greentune::cli

@@ -1,0 +1,38 @@
+// greentune: fine-tune BERT-family classifiers while measuring energy and CO2.
+// The CLI only parses flags and calls the libraries; each subcommand is in its own file.
+
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "greentune/core/error.hpp"
+#include "greentune/core/log.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"greentune: fine-tune BERT-family text classifiers and measure their energy and CO2"};
+  app.set_version_flag("--version", "greentune 0.1.0");
+  app.require_subcommand(1);
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "Print only results and warnings");
+  app.parse_complete_callback([&quiet] { greentune::log::set_quiet(quiet); });
+
+  greentune::cli::add_tokenize_command(app);
+  greentune::cli::add_data_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& parse_error) {
+    return app.exit(parse_error);
+  } catch (const greentune::Error& error) {
+    fmt::print(stderr, "greentune: error [{}]: {}\n", greentune::to_string(error.code()), error.what());
+    return static_cast<int>(error.code());
+  } catch (const std::exception& unexpected) {
+    fmt::print(stderr, "greentune: internal error: {} (please report it with the command you ran)\n",
+               unexpected.what());
+    return static_cast<int>(greentune::ErrorCode::internal);
+  }
+  return 0;
+}

@@ -63,7 +63,9 @@ class WordPieceTokenizer {
 
  private:
   void encode_segment(std::string_view segment, std::vector<int32_t>& ids, EncodeStats* stats) const;
-  void encode_word(std::string_view word, size_t char_count, std::vector<int32_t>& ids) const;
+  // Greedy longest-match-first WordPiece; scratch is reused for "##" lookups.
+  void encode_word(std::string_view word, size_t char_count, std::vector<int32_t>& ids,
+                   std::string& scratch) const;
 
   Vocab vocab_;
   TokenizerOptions options_;
@@ -71,7 +73,7 @@ class WordPieceTokenizer {
   std::vector<std::pair<std::string, int32_t>> special_tokens_;  // matched literally in raw text
 };
 
-// Cuts a full encoding ([CLS] ... [SEP]) to max_length tokens, keeping its final [SEP].
+// Cuts a full encoding ([CLS] ... [SEP]) to max_length tokens (≥ 2), keeping its final [SEP].
 void truncate_encoding(std::vector<int32_t>& ids, size_t max_length);
 
 // Replaces every invalid UTF-8 sequence (overlong forms, surrogates, stray or truncated bytes) with

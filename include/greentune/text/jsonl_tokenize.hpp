@@ -1,0 +1,29 @@
+#pragma once
+// JSON lines in, JSON lines out: the work behind `greentune tokenize`.
+
+#include <string>
+#include <string_view>
+
+#include "greentune/text/tokenizer.hpp"
+
+namespace greentune::text {
+
+struct JsonlTokenizeOptions {
+  size_t max_length = 512;  // tokens, [CLS] and [SEP] included
+  unsigned threads = 1;
+  bool show_tokens = false;            // also write "tokens": the pieces as strings
+  std::string input_name = "<stdin>";  // for error messages
+};
+
+struct JsonlTokenizeReport {
+  size_t lines = 0;                   // JSON lines tokenized (blank lines are skipped)
+  size_t invalid_utf8_sequences = 0;  // repaired to U+FFFD, then dropped by clean_text
+};
+
+// Each non-blank input line is a JSON object with a string "text"; each output line is
+// {"ids": [...]} (and "tokens") in input order. The whole input is checked before output is returned,
+// so a bad line (Error with input_name:line) leaves output untouched.
+JsonlTokenizeReport tokenize_jsonl(const WordPieceTokenizer& tokenizer, std::string_view input,
+                                   std::string& output, const JsonlTokenizeOptions& options);
+
+}  // namespace greentune::text

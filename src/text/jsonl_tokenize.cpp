@@ -1,0 +1,166 @@
+#include "greentune/text/jsonl_tokenize.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "greentune/core/error.hpp"
+
+namespace greentune::text {
+
+namespace {
+
+struct LineRange {
+  size_t begin = 0;       // byte offset of the first line
+  size_t end = 0;         // byte offset past the last line
+  size_t first_line = 1;  // 1-based line number of the first line
+};
+
+// Cuts the input into at most `parts` ranges of whole lines with about equal byte counts.
+std::vector<LineRange> split_lines(std::string_view input, unsigned parts) {
+  std::vector<LineRange> ranges;
+  size_t begin = 0;
+  size_t line = 1;
+  for (unsigned part = 0; part < parts && begin < input.size(); ++part) {
+    size_t end = part + 1 == parts ? input.size() : std::min(input.size(), begin + input.size() / parts);
+    if (end < input.size()) {
+      const size_t newline = input.find('\n', end);
+      end = newline == std::string_view::npos ? input.size() : newline + 1;
+    }
+    ranges.push_back({begin, end, line});
+    line += static_cast<size_t>(std::count(input.begin() + begin, input.begin() + end, '\n'));
+    begin = end;
+  }
+  return ranges;
+}
+
+bool is_blank(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+}
+
+struct ChunkResult {
+  std::string output;
+  JsonlTokenizeReport report;
+  std::exception_ptr error;
+};
+
+void tokenize_range(const WordPieceTokenizer& tokenizer, std::string_view input, const LineRange& range,
+                    const JsonlTokenizeOptions& options, const std::vector<std::string>& escaped_tokens,
+                    ChunkResult& result) {
+  try {
+    std::vector<int32_t> ids;
+    std::string line_copy;
+    EncodeStats stats;
+    size_t line_number = range.first_line;
+    size_t position = range.begin;
+    char number[16];
+    while (position < range.end) {
+      const size_t newline = input.find('\n', position);
+      const size_t line_end =
+          (newline == std::string_view::npos || newline >= range.end) ? range.end : newline;
+      const std::string_view line = input.substr(position, line_end - position);
+      position = line_end + 1;
+      const size_t this_line = line_number++;
+      if (is_blank(line))
+        continue;
+
+      line_copy.assign(line);
+      // JSON parsing rejects invalid UTF-8: repair it first (each bad sequence becomes U+FFFD, which
+      // clean_text then drops, as Hugging Face does with text decoded with errors="replace").
+      stats.invalid_utf8_sequences += sanitize_utf8(line_copy);
+      const nlohmann::json record = nlohmann::json::parse(line_copy, nullptr, /*allow_exceptions=*/false);
+      const std::string where = location(options.input_name, this_line);
+      if (record.is_discarded()) {
+        throw Error(ErrorCode::parse, where, "line is not valid JSON",
+                    "each line must be one JSON object such as {\"text\": \"...\"}");
+      }
+      const auto text = record.is_object() ? record.find("text") : record.end();
+      if (!record.is_object() || text == record.end()) {
+        throw Error(ErrorCode::parse, where, "line has no \"text\" field",
+                    "each line must be a JSON object with a string field \"text\"");
+      }
+      if (!text->is_string()) {
+        throw Error(ErrorCode::parse, where, "\"text\" is not a string", "write the text as a JSON string");
+      }
+      ids.clear();
+      tokenizer.encode(text->get_ref<const std::string&>(), ids, &stats);
+      truncate_encoding(ids, options.max_length);
+
+      std::string& out = result.output;
+      out += "{\"ids\": [";
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0)
+          out += ", ";
+        const auto [end, ec] = std::to_chars(number, number + sizeof number, ids[i]);
+        out.append(number, end);
+      }
+      out += ']';
+      if (options.show_tokens) {
+        out += ", \"tokens\": [";
+        for (size_t i = 0; i < ids.size(); ++i) {
+          if (i > 0)
+            out += ", ";
+          out += escaped_tokens[static_cast<size_t>(ids[i])];
+        }
+        out += ']';
+      }
+      out += "}\n";
+      ++result.report.lines;
+    }
+    result.report.invalid_utf8_sequences = stats.invalid_utf8_sequences;
+  } catch (...) {
+    result.error = std::current_exception();
+  }
+}
+
+}  // namespace
+
+JsonlTokenizeReport tokenize_jsonl(const WordPieceTokenizer& tokenizer, std::string_view input,
+                                   std::string& output, const JsonlTokenizeOptions& options) {
+  if (options.max_length < 2) {
+    throw Error(ErrorCode::usage, "--max-length", "must be at least 2 ([CLS] and [SEP])",
+                "pass --max-length 2 or more (512 for BERT models)");
+  }
+  std::vector<std::string> escaped_tokens;
+  if (options.show_tokens) {
+    escaped_tokens.reserve(tokenizer.vocab().size());
+    for (size_t id = 0; id < tokenizer.vocab().size(); ++id) {
+      escaped_tokens.push_back(nlohmann::json(tokenizer.vocab().token(static_cast<int32_t>(id))).dump());
+    }
+  }
+  const unsigned threads = std::max(1u, options.threads);
+  const std::vector<LineRange> ranges = split_lines(input, threads);
+  std::vector<ChunkResult> results(ranges.size());
+  if (ranges.size() <= 1) {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      tokenize_range(tokenizer, input, ranges[i], options, escaped_tokens, results[i]);
+    }
+  } else {
+    std::vector<std::thread> workers;
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      workers.emplace_back(tokenize_range, std::cref(tokenizer), input, std::cref(ranges[i]),
+                           std::cref(options), std::cref(escaped_tokens), std::ref(results[i]));
+    }
+    for (auto& worker : workers)
+      worker.join();
+  }
+  JsonlTokenizeReport report;
+  size_t total_size = 0;
+  for (const auto& result : results) {
+    if (result.error)
+      std::rethrow_exception(result.error);  // ranges are in order: the first bad line wins
+    report.lines += result.report.lines;
+    report.invalid_utf8_sequences += result.report.invalid_utf8_sequences;
+    total_size += result.output.size();
+  }
+  output.clear();
+  output.reserve(total_size);
+  for (const auto& result : results)
+    output += result.output;
+  return report;
+}
+
+}  // namespace greentune::text

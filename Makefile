@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` (greentune's main job on its default) and `make test`.
+# Both install what is missing (scripts/setup.sh) and build Release first.
+
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+# Data we are given lives beside the checkout; users without it get IMDB downloaded on first use.
+SHARED_DIR ?= $(abspath ../shared)
+IMDB_TARBALL := $(SHARED_DIR)/data/imdb/aclImdb_v1_labeled.tar.gz
+DEMO_DATA ?= $(if $(wildcard $(IMDB_TARBALL)),$(IMDB_TARBALL),imdb)
+DEMO_VOCAB ?= $(wildcard $(SHARED_DIR)/data/vocab/bert-base-uncased-vocab.txt)
+
+.PHONY: all setup configure build test demo bench clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	./$(BUILD_DIR)/greentune data stats --data $(DEMO_DATA) $(if $(DEMO_VOCAB),--vocab $(DEMO_VOCAB))
+
+bench: build
+	bash bench/run.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -25,4 +25,8 @@ void set_quiet(bool quiet) {
   quiet_mode.store(quiet);
 }
 
+bool quiet() {
+  return quiet_mode.load();
+}
+
 }  // namespace greentune::log

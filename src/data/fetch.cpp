@@ -126,7 +126,7 @@ class ProgressReporter {
   // Bytes of this transfer as libcurl counts them; transfer_total is 0 while unknown.
   void update(uint64_t transfer_total, uint64_t transfer_done) {
     const Clock::time_point now = Clock::now();
-    if (now - last_report_ < (terminal_ ? kRedrawInterval : kLogInterval)) {
+    if (log::quiet() || now - last_report_ < (terminal_ ? kRedrawInterval : kLogInterval)) {
       return;
     }
     last_report_ = now;

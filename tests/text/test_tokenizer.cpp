@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "greentune/core/error.hpp"
 #include "greentune/text/jsonl_tokenize.hpp"
 #include "greentune/text/tokenizer.hpp"
@@ -232,6 +234,33 @@ TEST(JsonlTokenize, InvalidUtf8InJsonIsRepairedAndCounted) {
   const auto report = tokenize_jsonl(tokenizer, "{\"text\": \"the \xff\xfe movie\"}\n", output, {});
   EXPECT_EQ(report.invalid_utf8_sequences, 2u);
   EXPECT_EQ(output, "{\"ids\": [2, 5, 6, 3]}\n");
+}
+
+}  // namespace
+}  // namespace greentune::text
+
+namespace greentune::text {
+namespace {
+
+TEST(Tokenizer, ArbitraryBytesNeverFailAndStayWellFormed) {
+  const WordPieceTokenizer tokenizer(tiny_vocab());
+  std::mt19937 engine(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(engine() % 64, '\0');
+    for (char& byte : bytes)
+      byte = static_cast<char>(engine() & 0xFF);
+    std::vector<int32_t> ids;
+    ASSERT_NO_THROW(tokenizer.encode(bytes, ids));
+    ASSERT_GE(ids.size(), 2u);
+    EXPECT_EQ(ids.front(), tokenizer.cls_id());
+    EXPECT_EQ(ids.back(), tokenizer.sep_id());
+    for (int32_t id : ids)
+      ASSERT_LT(static_cast<size_t>(id), tokenizer.vocab().size());
+    std::string repaired = bytes;
+    sanitize_utf8(repaired);
+    std::string twice = repaired;
+    EXPECT_EQ(sanitize_utf8(twice), 0u) << "sanitized text must be valid UTF-8";
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@ namespace greentune::log {
 
 void info(std::string_view message);
 void warn(std::string_view message);
-void set_quiet(bool quiet);  // quiet: info() prints nothing; warnings still print
+void set_quiet(bool quiet);  // quiet: info() and progress print nothing; warnings still print
+bool quiet();
 
 }  // namespace greentune::log

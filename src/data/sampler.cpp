@@ -8,42 +8,11 @@
 #include <utility>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/random.hpp"
 
 namespace greentune::data {
 
 namespace {
-
-// Vigna's splitmix64 finalizer: a bijection on 64 bits that spreads nearby inputs (seed 42 and 43,
-// epoch 0 and 1) into unrelated engine seeds.
-uint64_t splitmix64(uint64_t value) {
-  value += 0x9e3779b97f4a7c15ULL;
-  value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  value = (value ^ (value >> 27)) * 0x94d049bb133111ebULL;
-  return value ^ (value >> 31);
-}
-
-std::mt19937_64 epoch_engine(uint64_t seed, uint64_t epoch) {
-  return std::mt19937_64(splitmix64(splitmix64(seed) ^ epoch));
-}
-
-// Uniform in [0, bound). Draws below 2^64 mod bound are rejected, so the accepted range holds each
-// residue equally often; a plain draw % bound would favour small residues.
-uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound) {
-  const uint64_t rejected_below = (0 - bound) % bound;  // 2^64 mod bound, in unsigned arithmetic
-  uint64_t draw = engine();
-  while (draw < rejected_below) {
-    draw = engine();
-  }
-  return draw % bound;
-}
-
-template <typename T>
-void fisher_yates_shuffle(std::vector<T>& items, std::mt19937_64& engine) {
-  for (size_t last = items.size(); last > 1; --last) {
-    const size_t pick = uniform_below(engine, last);
-    std::swap(items[last - 1], items[pick]);
-  }
-}
 
 void require_positive(size_t value, const char* what, const char* fix) {
   if (value == 0) {
@@ -114,9 +83,9 @@ EpochPlan BatchSampler::epoch(uint64_t epoch_index) const {
   std::vector<size_t> order(lengths_.size());
   std::iota(order.begin(), order.end(), size_t{0});
 
-  std::mt19937_64 engine = epoch_engine(options_.seed, epoch_index);
+  std::mt19937_64 engine = random::seeded_engine(options_.seed, epoch_index);
   if (options_.order != BatchOrder::sequential) {
-    fisher_yates_shuffle(order, engine);
+    random::fisher_yates_shuffle(order, engine);
   }
   if (options_.drop_last) {
     order.resize(order.size() - order.size() % batch_size);
@@ -142,7 +111,7 @@ EpochPlan BatchSampler::epoch(uint64_t epoch_index) const {
   }
   if (options_.order == BatchOrder::length_bucketed) {
     // Without this, every chunk would run from its shortest batch to its longest.
-    fisher_yates_shuffle(plan.batches, engine);
+    random::fisher_yates_shuffle(plan.batches, engine);
   }
   for (const Batch& batch : plan.batches) {
     plan.real_tokens += batch.real_tokens;

@@ -153,7 +153,7 @@ TEST(DataStatsCli, ErrorsAreOneLineWithFileLineAndFix) {
     EXPECT_TRUE(result.out.empty()) << result.out;
   }
   const CommandResult no_data = run_cli("data stats");
-  EXPECT_EQ(no_data.exit_code, 106);  // CLI11's RequiredError
+  EXPECT_EQ(no_data.exit_code, 2);  // ErrorCode::usage
   EXPECT_THAT(no_data.err, HasSubstr("--data is required"));
 }
 

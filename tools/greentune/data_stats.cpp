@@ -14,6 +14,7 @@
 #include "greentune/data/fetch.hpp"
 #include "greentune/data/stats.hpp"
 #include "greentune/data/tokenized_cache.hpp"
+#include "tokenizer_flags.hpp"
 
 namespace greentune::cli {
 
@@ -21,9 +22,7 @@ namespace {
 
 struct DataStatsFlags {
   std::string data;
-  std::string vocab;
-  std::string model;
-  bool cased = false;
+  TokenizerFlags tokenizer;
   std::string format = "auto";
   std::string text_column = "text";
   std::string label_column = "label";
@@ -35,14 +34,6 @@ struct DataStatsFlags {
   unsigned threads = 0;
   bool json = false;
 };
-
-text::WordPieceTokenizer load_tokenizer(const DataStatsFlags& flags) {
-  if (!flags.model.empty()) {
-    return text::WordPieceTokenizer::from_model_dir(flags.model, flags.cased);
-  }
-  return text::WordPieceTokenizer::from_vocab_file(
-      flags.vocab, flags.cased ? text::TokenizerOptions::cased() : text::TokenizerOptions::uncased());
-}
 
 void run_data_stats(const DataStatsFlags& flags) {
   data::StatsOptions options;
@@ -58,10 +49,10 @@ void run_data_stats(const DataStatsFlags& flags) {
   spec.path = data::resolve_data_path(flags.data);
 
   data::DatasetStats stats;
-  if (flags.vocab.empty() && flags.model.empty()) {
+  if (!flags.tokenizer.given()) {
     stats = data::word_stats(data::load_dataset(spec), options);
   } else {
-    const text::WordPieceTokenizer tokenizer = load_tokenizer(flags);
+    const text::WordPieceTokenizer tokenizer = flags.tokenizer.load();
     data::CacheReport report;
     const data::TokenizedDataset tokenized =
         data::TokenizedDataset::open_or_build(spec, tokenizer, {flags.cache_dir, flags.threads}, &report);
@@ -91,14 +82,7 @@ void add_data_stats_command(CLI::App& data) {
           "Dataset: an aclImdb folder or .tar.gz, a .jsonl/.json, .csv or .tsv file, or \"imdb\" for "
           "the downloaded IMDB archive (fetched when missing)")
       ->required();
-  auto* vocab = command->add_option("--vocab", flags->vocab, "WordPiece vocab.txt: report token lengths")
-                    ->check(CLI::ExistingFile);
-  auto* model =
-      command
-          ->add_option("--model", flags->model, "Model directory with vocab.txt (and tokenizer_config.json)")
-          ->check(CLI::ExistingDirectory);
-  vocab->excludes(model);
-  command->add_flag("--cased", flags->cased, "Keep case and accents (cased models)");
+  add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt: report token lengths");
   command->add_option("--format", flags->format, "auto, imdb, jsonl, csv or tsv")->capture_default_str();
   command->add_option("--text-column", flags->text_column, "JSONL field or CSV/TSV column of the text")
       ->capture_default_str();

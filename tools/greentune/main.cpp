@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& parse_error) {
-    return app.exit(parse_error);
+    // --help and --version exit 0; every wrong flag is a usage error, whatever CLI11 numbers it.
+    const int cli11_status = app.exit(parse_error);
+    return cli11_status == 0 ? 0 : static_cast<int>(greentune::ErrorCode::usage);
   } catch (const greentune::Error& error) {
     fmt::print(stderr, "greentune: error [{}]: {}\n", greentune::to_string(error.code()), error.what());
     return static_cast<int>(error.code());

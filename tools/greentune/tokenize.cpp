@@ -3,24 +3,21 @@
 
 #include <iostream>
 #include <iterator>
-#include <optional>
-#include <sstream>
-#include <thread>
+#include <memory>
 
 #include "commands.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/text/jsonl_tokenize.hpp"
+#include "tokenizer_flags.hpp"
 
 namespace greentune::cli {
 
 namespace {
 
 struct TokenizeFlags {
-  std::string vocab;
-  std::string model;
-  bool cased = false;
+  TokenizerFlags tokenizer;
   size_t max_length = 512;
   std::string input;
   std::string output;
@@ -29,11 +26,7 @@ struct TokenizeFlags {
 };
 
 void run_tokenize(const TokenizeFlags& flags) {
-  const text::WordPieceTokenizer tokenizer =
-      flags.model.empty() ? text::WordPieceTokenizer::from_vocab_file(
-                                flags.vocab, flags.cased ? text::TokenizerOptions::cased()
-                                                         : text::TokenizerOptions::uncased())
-                          : text::WordPieceTokenizer::from_model_dir(flags.model, flags.cased);
+  const text::WordPieceTokenizer tokenizer = flags.tokenizer.load();
 
   std::string input;
   if (flags.input.empty() || flags.input == "-") {
@@ -69,13 +62,7 @@ void add_tokenize_command(CLI::App& app) {
   auto flags = std::make_shared<TokenizeFlags>();
   CLI::App* command = app.add_subcommand(
       "tokenize", "Tokenize JSON lines ({\"text\": ...}) with BERT WordPiece, exactly as Hugging Face does");
-  auto* vocab = command->add_option("--vocab", flags->vocab, "WordPiece vocab.txt")->check(CLI::ExistingFile);
-  auto* model =
-      command
-          ->add_option("--model", flags->model, "Model directory with vocab.txt (and tokenizer_config.json)")
-          ->check(CLI::ExistingDirectory);
-  vocab->excludes(model);
-  command->add_flag("--cased", flags->cased, "Keep case and accents (cased models)");
+  add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt");
   command->add_option("--max-length", flags->max_length, "Maximum tokens per text, [CLS] and [SEP] included")
       ->check(CLI::Range(size_t{2}, size_t{1} << 20))
       ->capture_default_str();
@@ -85,8 +72,8 @@ void add_tokenize_command(CLI::App& app) {
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
   command->add_flag("--show-tokens", flags->show_tokens, "Also write the pieces as \"tokens\"");
-  command->callback([flags, vocab, model] {
-    if (vocab->count() == 0 && model->count() == 0) {
+  command->callback([flags] {
+    if (!flags->tokenizer.given()) {
       throw Error(ErrorCode::usage, "tokenize", "no vocabulary given",
                   "pass --vocab vocab.txt or --model DIR (a Hugging Face model directory)");
     }

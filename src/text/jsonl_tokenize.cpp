@@ -52,7 +52,6 @@ void tokenize_range(const WordPieceTokenizer& tokenizer, std::string_view input,
                     ChunkResult& result) {
   try {
     std::vector<int32_t> ids;
-    std::string line_copy;
     EncodeStats stats;
     // Ids written as text take about as many bytes as English input (~4.5 characters a token, ~7 bytes
     // an id): reserving avoids regrowing tens of megabytes.
@@ -70,26 +69,10 @@ void tokenize_range(const WordPieceTokenizer& tokenizer, std::string_view input,
       if (is_blank(line))
         continue;
 
-      line_copy.assign(line);
-      // JSON parsing rejects invalid UTF-8: repair it first (each bad sequence becomes U+FFFD, which
-      // clean_text then drops, as Hugging Face does with text decoded with errors="replace").
-      stats.invalid_utf8_sequences += sanitize_utf8(line_copy);
-      const nlohmann::json record = nlohmann::json::parse(line_copy, nullptr, /*allow_exceptions=*/false);
-      const std::string where = location(options.input_name, this_line);
-      if (record.is_discarded()) {
-        throw Error(ErrorCode::parse, where, "line is not valid JSON",
-                    "each line must be one JSON object such as {\"text\": \"...\"}");
-      }
-      const auto text = record.is_object() ? record.find("text") : record.end();
-      if (!record.is_object() || text == record.end()) {
-        throw Error(ErrorCode::parse, where, "line has no \"text\" field",
-                    "each line must be a JSON object with a string field \"text\"");
-      }
-      if (!text->is_string()) {
-        throw Error(ErrorCode::parse, where, "\"text\" is not a string", "write the text as a JSON string");
-      }
+      const std::string text =
+          text_of_json_line(line, options.input_name, this_line, &stats.invalid_utf8_sequences);
       ids.clear();
-      tokenizer.encode(text->get_ref<const std::string&>(), ids, &stats);
+      tokenizer.encode(text, ids, &stats);
       truncate_encoding(ids, options.max_length);
 
       std::string& out = result.output;
@@ -120,6 +103,31 @@ void tokenize_range(const WordPieceTokenizer& tokenizer, std::string_view input,
 }
 
 }  // namespace
+
+std::string text_of_json_line(std::string_view line, std::string_view input_name, size_t line_number,
+                              size_t* utf8_repairs) {
+  // JSON parsing rejects invalid UTF-8: repair it first (each bad sequence becomes U+FFFD, which
+  // clean_text then drops, as Hugging Face does with text decoded with errors="replace").
+  std::string repaired(line);
+  const size_t repairs = sanitize_utf8(repaired);
+  if (utf8_repairs != nullptr)
+    *utf8_repairs += repairs;
+  const nlohmann::json record = nlohmann::json::parse(repaired, nullptr, /*allow_exceptions=*/false);
+  if (record.is_discarded()) {
+    throw Error(ErrorCode::parse, location(input_name, line_number), "line is not valid JSON",
+                "each line must be one JSON object such as {\"text\": \"...\"}");
+  }
+  const auto text = record.is_object() ? record.find("text") : record.end();
+  if (!record.is_object() || text == record.end()) {
+    throw Error(ErrorCode::parse, location(input_name, line_number), "line has no \"text\" field",
+                "each line must be a JSON object with a string field \"text\"");
+  }
+  if (!text->is_string()) {
+    throw Error(ErrorCode::parse, location(input_name, line_number), "\"text\" is not a string",
+                "write the text as a JSON string");
+  }
+  return text->get<std::string>();
+}
 
 JsonlTokenizeReport tokenize_jsonl(const WordPieceTokenizer& tokenizer, std::string_view input,
                                    std::string& output, const JsonlTokenizeOptions& options) {

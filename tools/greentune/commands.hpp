@@ -9,5 +9,7 @@ void add_tokenize_command(CLI::App& app);     // tokenize.cpp
 void add_data_command(CLI::App& app);         // data.cpp: `data` and its subcommands below
 void add_data_stats_command(CLI::App& data);  // data_stats.cpp
 void add_data_fetch_command(CLI::App& data);  // data_fetch.cpp
+void add_predict_command(CLI::App& app);      // predict.cpp
+void add_eval_command(CLI::App& app);         // eval.cpp
 
 }  // namespace greentune::cli

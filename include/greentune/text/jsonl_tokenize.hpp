@@ -20,6 +20,12 @@ struct JsonlTokenizeReport {
   size_t invalid_utf8_sequences = 0;  // repaired to U+FFFD, then dropped by clean_text
 };
 
+// The string field "text" of one JSON line. Invalid UTF-8 is repaired (U+FFFD) and counted in
+// *utf8_repairs when given; a line that is not a JSON object with a string "text" is Error(parse) at
+// input_name:line_number.
+std::string text_of_json_line(std::string_view line, std::string_view input_name, size_t line_number,
+                              size_t* utf8_repairs = nullptr);
+
 // Each non-blank input line is a JSON object with a string "text"; each output line is
 // {"ids": [...]} (and "tokens") in input order. The whole input is checked before output is returned,
 // so a bad line (Error with input_name:line) leaves output untouched.

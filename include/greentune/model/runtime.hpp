@@ -1,0 +1,20 @@
+#pragma once
+// Process-wide CPU settings for LibTorch, applied once at start-up by commands that run a model.
+
+#include <string>
+
+namespace greentune::model {
+
+struct CpuRuntime {
+  int threads = 0;        // intra-op threads in use
+  std::string blas;       // the BLAS library the process loaded, resolved through symlinks
+  bool fast_blas = true;  // false: the reference BLAS, about 35x slower for a training step
+};
+
+// Sets LibTorch's thread count (threads <= 0: one per hardware thread; LibTorch 1.13 defaults to 1),
+// raises glibc's mmap threshold to 32 MiB (activation buffers are reused instead of mapped and unmapped
+// on every step: half the page faults), and reports which BLAS is loaded, warning when it is the slow
+// reference implementation.
+CpuRuntime configure_cpu_runtime(int threads);
+
+}  // namespace greentune::model

@@ -1,0 +1,37 @@
+#pragma once
+// The one place that knows LibTorch versions apart: Debian's 1.13 (CPU) here, 2.x on GPU machines and
+// for most users. Everything version-specific is guarded with TORCH_VERSION_MAJOR/MINOR here.
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#define GREENTUNE_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace greentune::model::compat {
+
+// True where LibTorch has the public, fused at::scaled_dot_product_attention (2.0 and later).
+constexpr bool has_public_sdpa = GREENTUNE_TORCH_AT_LEAST(2, 0);
+
+// LibTorch's own attention kernel: q, k, v (B, H, T, D), key_mask (B, 1, 1, T) bool with true = attend.
+// 2.x: the public fused SDPA. 1.13: the private at::_scaled_dot_product_attention (returns a tuple).
+inline torch::Tensor library_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const torch::Tensor& key_mask, double dropout_p) {
+#if GREENTUNE_TORCH_AT_LEAST(2, 0)
+  return at::scaled_dot_product_attention(q, k, v, key_mask, dropout_p);
+#else
+  // 1.13's kernel takes 3-D inputs and an additive float mask.
+  const auto batch = q.size(0), heads = q.size(1), length = q.size(2), head_size = q.size(3);
+  const torch::Tensor additive =
+      torch::zeros(key_mask.sizes(), q.options())
+          .masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity())
+          .expand({batch, heads, length, k.size(2)})
+          .reshape({batch * heads, length, k.size(2)});
+  auto output = std::get<0>(at::_scaled_dot_product_attention(
+      q.reshape({batch * heads, length, head_size}), k.reshape({batch * heads, k.size(2), head_size}),
+      v.reshape({batch * heads, v.size(2), head_size}), additive, dropout_p, false, false));
+  return output.view({batch, heads, length, head_size});
+#endif
+}
+
+}  // namespace greentune::model::compat

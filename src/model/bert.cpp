@@ -1,0 +1,113 @@
+// BertForSequenceClassification, computed as Hugging Face transformers computes it.
+#include "encoders.hpp"
+
+namespace greentune::model::detail {
+
+namespace {
+
+namespace nn = torch::nn;
+
+nn::LayerNorm layer_norm(const ModelConfig& config) {
+  return nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps));
+}
+
+class BertLayerImpl : public nn::Module {
+ public:
+  explicit BertLayerImpl(const ModelConfig& config) {
+    const int64_t width = config.hidden_size;
+    auto attention = add_group(*this, "attention");
+    auto self = add_group(*attention, "self");
+    query_ = self->register_module("query", nn::Linear(width, width));
+    key_ = self->register_module("key", nn::Linear(width, width));
+    value_ = self->register_module("value", nn::Linear(width, width));
+    auto attention_output = add_group(*attention, "output");
+    attention_dense_ = attention_output->register_module("dense", nn::Linear(width, width));
+    attention_layer_norm_ = attention_output->register_module("LayerNorm", layer_norm(config));
+    intermediate_dense_ = add_group(*this, "intermediate")
+                              ->register_module("dense", nn::Linear(width, config.intermediate_size));
+    auto output = add_group(*this, "output");
+    output_dense_ = output->register_module("dense", nn::Linear(config.intermediate_size, width));
+    output_layer_norm_ = output->register_module("LayerNorm", layer_norm(config));
+  }
+
+  // x (B, T, C) -> (B, T, C)
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_mask, const ModelConfig& config) {
+    const bool training = is_training();
+    const torch::Tensor context = self_attention(query_(x), key_(x), value_(x), key_mask, config.num_heads,
+                                                 config.attention_dropout, training, true);
+    const torch::Tensor attended =
+        attention_layer_norm_(torch::dropout(attention_dense_(context), config.hidden_dropout, training) + x);
+    const torch::Tensor intermediate =
+        activate(intermediate_dense_(attended), config.activation);  // (B, T, I)
+    return output_layer_norm_(torch::dropout(output_dense_(intermediate), config.hidden_dropout, training) +
+                              attended);
+  }
+
+ private:
+  nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attention_dense_{nullptr};
+  nn::LayerNorm attention_layer_norm_{nullptr};
+  nn::Linear intermediate_dense_{nullptr}, output_dense_{nullptr};
+  nn::LayerNorm output_layer_norm_{nullptr};
+};
+
+class BertClassifierImpl : public SequenceClassifierImpl {
+ public:
+  explicit BertClassifierImpl(const ModelConfig& config) : SequenceClassifierImpl(config) {
+    const int64_t width = config.hidden_size;
+    auto bert = add_group(*this, "bert");
+    auto embeddings = add_group(*bert, "embeddings");
+    word_embeddings_ = embeddings->register_module(
+        "word_embeddings",
+        nn::Embedding(nn::EmbeddingOptions(config.vocab_size, width).padding_idx(config.pad_token_id)));
+    position_embeddings_ = embeddings->register_module("position_embeddings",
+                                                       nn::Embedding(config.max_position_embeddings, width));
+    token_type_embeddings_ =
+        embeddings->register_module("token_type_embeddings", nn::Embedding(config.type_vocab_size, width));
+    embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(config));
+    auto layers = add_group(*bert, "encoder")->register_module("layer", nn::ModuleList());
+    for (int64_t i = 0; i < config.num_layers; ++i) {
+      layers_.push_back(std::make_shared<BertLayerImpl>(config));
+      layers->push_back(layers_.back());
+    }
+    pooler_dense_ = add_group(*bert, "pooler")->register_module("dense", nn::Linear(width, width));
+    classifier_ = register_module("classifier", nn::Linear(width, static_cast<int64_t>(config.num_labels())));
+  }
+
+  ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                           bool keep_hidden_states) override {
+    ClassifierOutput output;
+    const int64_t length = input_ids.size(1);
+    const torch::Tensor positions = torch::arange(length, input_ids.options());  // (T)
+    // Single-segment inputs: every token has token type 0.
+    torch::Tensor x = word_embeddings_(input_ids) + position_embeddings_(positions) +
+                      token_type_embeddings_->weight[0];  // (B, T, C)
+    x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
+    if (keep_hidden_states)
+      output.hidden_states.push_back(x);
+    const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
+    for (const auto& layer : layers_) {
+      x = layer->forward(x, key_mask, config_);
+      if (keep_hidden_states)
+        output.hidden_states.push_back(x);
+    }
+    // Pooler: dense + tanh over [CLS]; then dropout -> classifier.
+    torch::Tensor pooled = torch::tanh(pooler_dense_(x.select(1, 0)));  // (B, C)
+    pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());
+    output.logits = classifier_(pooled);  // (B, num_labels)
+    return output;
+  }
+
+ private:
+  nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr}, token_type_embeddings_{nullptr};
+  nn::LayerNorm embeddings_layer_norm_{nullptr};
+  std::vector<std::shared_ptr<BertLayerImpl>> layers_;
+  nn::Linear pooler_dense_{nullptr}, classifier_{nullptr};
+};
+
+}  // namespace
+
+SequenceClassifier make_bert(const ModelConfig& config) {
+  return std::make_shared<BertClassifierImpl>(config);
+}
+
+}  // namespace greentune::model::detail

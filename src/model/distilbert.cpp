@@ -1,0 +1,104 @@
+// DistilBertForSequenceClassification, computed as Hugging Face transformers computes it.
+#include <cmath>
+
+#include "encoders.hpp"
+
+namespace greentune::model::detail {
+
+namespace {
+
+namespace nn = torch::nn;
+
+nn::LayerNorm layer_norm(int64_t width) {
+  return nn::LayerNorm(nn::LayerNormOptions({width}).eps(1e-12));
+}
+
+class DistilBertLayerImpl : public nn::Module {
+ public:
+  explicit DistilBertLayerImpl(const ModelConfig& config) {
+    const int64_t width = config.hidden_size;
+    auto attention = add_group(*this, "attention");
+    q_lin_ = attention->register_module("q_lin", nn::Linear(width, width));
+    k_lin_ = attention->register_module("k_lin", nn::Linear(width, width));
+    v_lin_ = attention->register_module("v_lin", nn::Linear(width, width));
+    out_lin_ = attention->register_module("out_lin", nn::Linear(width, width));
+    sa_layer_norm_ = register_module("sa_layer_norm", layer_norm(width));
+    auto ffn = add_group(*this, "ffn");
+    lin1_ = ffn->register_module("lin1", nn::Linear(width, config.intermediate_size));
+    lin2_ = ffn->register_module("lin2", nn::Linear(config.intermediate_size, width));
+    output_layer_norm_ = register_module("output_layer_norm", layer_norm(width));
+  }
+
+  // x (B, T, C) -> (B, T, C)
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_mask, const ModelConfig& config) {
+    const torch::Tensor context = self_attention(q_lin_(x), k_lin_(x), v_lin_(x), key_mask, config.num_heads,
+                                                 config.attention_dropout, is_training(), true);
+    const torch::Tensor attended = sa_layer_norm_(out_lin_(context) + x);
+    torch::Tensor ffn = lin2_(activate(lin1_(attended), config.activation));  // (B, T, C)
+    ffn = torch::dropout(ffn, config.hidden_dropout, is_training());
+    return output_layer_norm_(ffn + attended);
+  }
+
+ private:
+  nn::Linear q_lin_{nullptr}, k_lin_{nullptr}, v_lin_{nullptr}, out_lin_{nullptr};
+  nn::LayerNorm sa_layer_norm_{nullptr}, output_layer_norm_{nullptr};
+  nn::Linear lin1_{nullptr}, lin2_{nullptr};
+};
+
+class DistilBertClassifierImpl : public SequenceClassifierImpl {
+ public:
+  explicit DistilBertClassifierImpl(const ModelConfig& config) : SequenceClassifierImpl(config) {
+    const int64_t width = config.hidden_size;
+    auto distilbert = add_group(*this, "distilbert");
+    auto embeddings = add_group(*distilbert, "embeddings");
+    word_embeddings_ = embeddings->register_module(
+        "word_embeddings",
+        nn::Embedding(nn::EmbeddingOptions(config.vocab_size, width).padding_idx(config.pad_token_id)));
+    position_embeddings_ = embeddings->register_module("position_embeddings",
+                                                       nn::Embedding(config.max_position_embeddings, width));
+    embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(width));
+    auto layers = add_group(*distilbert, "transformer")->register_module("layer", nn::ModuleList());
+    for (int64_t i = 0; i < config.num_layers; ++i) {
+      layers_.push_back(std::make_shared<DistilBertLayerImpl>(config));
+      layers->push_back(layers_.back());
+    }
+    pre_classifier_ = register_module("pre_classifier", nn::Linear(width, width));
+    classifier_ = register_module("classifier", nn::Linear(width, static_cast<int64_t>(config.num_labels())));
+  }
+
+  ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                           bool keep_hidden_states) override {
+    ClassifierOutput output;
+    const int64_t length = input_ids.size(1);
+    const torch::Tensor positions = torch::arange(length, input_ids.options());       // (T)
+    torch::Tensor x = word_embeddings_(input_ids) + position_embeddings_(positions);  // (B, T, C)
+    x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
+    if (keep_hidden_states)
+      output.hidden_states.push_back(x);
+    const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
+    for (const auto& layer : layers_) {
+      x = layer->forward(x, key_mask, config_);
+      if (keep_hidden_states)
+        output.hidden_states.push_back(x);
+    }
+    // The [CLS] position's hidden state -> pre_classifier -> ReLU -> dropout -> classifier.
+    torch::Tensor pooled = torch::relu(pre_classifier_(x.select(1, 0)));  // (B, C)
+    pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());
+    output.logits = classifier_(pooled);  // (B, num_labels)
+    return output;
+  }
+
+ private:
+  nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
+  nn::LayerNorm embeddings_layer_norm_{nullptr};
+  std::vector<std::shared_ptr<DistilBertLayerImpl>> layers_;
+  nn::Linear pre_classifier_{nullptr}, classifier_{nullptr};
+};
+
+}  // namespace
+
+SequenceClassifier make_distilbert(const ModelConfig& config) {
+  return std::make_shared<DistilBertClassifierImpl>(config);
+}
+
+}  // namespace greentune::model::detail

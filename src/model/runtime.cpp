@@ -1,0 +1,58 @@
+#include "greentune/model/runtime.hpp"
+
+#include <fmt/format.h>
+#include <malloc.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "greentune/core/log.hpp"
+
+namespace greentune::model {
+
+namespace {
+
+// The first mapped library whose file name says BLAS, from /proc/self/maps (Linux).
+std::string loaded_blas_library() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const size_t path_start = line.find('/');
+    if (path_start == std::string::npos)
+      continue;
+    const std::string path = line.substr(path_start);
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (name.find("blas") != std::string::npos || name.find("mkl_core") != std::string::npos) {
+      std::error_code ec;
+      const auto resolved = std::filesystem::canonical(path, ec);
+      return ec ? path : resolved.string();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+CpuRuntime configure_cpu_runtime(int threads) {
+  static constexpr int mmap_threshold_bytes = 32 << 20;
+  mallopt(M_MMAP_THRESHOLD, mmap_threshold_bytes);
+  CpuRuntime runtime;
+  runtime.threads =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(runtime.threads);
+  runtime.blas = loaded_blas_library();
+  // Debian's alternatives put the reference BLAS at .../blas/libblas.so.3; OpenBLAS and MKL say so by name.
+  const bool reference_blas = runtime.blas.find("/blas/libblas") != std::string::npos;
+  runtime.fast_blas = !reference_blas;
+  if (reference_blas) {
+    log::warn(
+        fmt::format("LibTorch is using the reference BLAS ({}): matrix products run about 35x slower. "
+                    "Install OpenBLAS (apt-get install libopenblas0-openmp) or run scripts/setup.sh",
+                    runtime.blas));
+  }
+  return runtime;
+}
+
+}  // namespace greentune::model

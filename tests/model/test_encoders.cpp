@@ -1,0 +1,121 @@
+// The encoders against Hugging Face transformers: logits, loss, every hidden state and every parameter
+// gradient of the tiny reference models (tests/data_files/model, made with transformers 5.17) within 1e-5.
+#include <gtest/gtest.h>
+
+#include "greentune/model/classifier.hpp"
+#include "greentune/model/torch_compat.hpp"
+#include "greentune/model/weights.hpp"
+#include "test_support.hpp"
+
+namespace greentune::model {
+namespace {
+
+constexpr double tolerance = 1e-5;  // absolute, fp32
+
+double max_abs_difference(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>();
+}
+
+SequenceClassifier load_fixture(const std::string& name) {
+  const auto dir = testing::test_data_dir() / "model" / name;
+  const ModelConfig config = ModelConfig::load(dir / "config.json");
+  SequenceClassifier model = make_classifier(config);
+  const LoadReport report = load_weights(*model, SafetensorsFile::open(dir / "model.safetensors"));
+  EXPECT_TRUE(report.missing_keys.empty()) << report.missing_keys.front();
+  EXPECT_TRUE(report.unexpected_keys.empty()) << report.unexpected_keys.front();
+  EXPECT_EQ(report.loaded, model->parameters().size());
+  return model;
+}
+
+void expect_matches_reference(const std::string& name) {
+  SequenceClassifier model = load_fixture(name);
+  model->eval();  // the reference ran model.eval(): dropout off
+  const auto reference =
+      SafetensorsFile::open(testing::test_data_dir() / "model" / name / "reference.safetensors");
+  const auto expected = [&](const std::string& key) { return tensor_view(reference.tensor(key)).clone(); };
+
+  const torch::Tensor input_ids = expected("input_ids");            // (3, 16)
+  const torch::Tensor attention_mask = expected("attention_mask");  // (3, 16), rows of 16, 10 and 5 ones
+  const ClassifierOutput output = model->forward(input_ids, attention_mask, /*keep_hidden_states=*/true);
+  EXPECT_LT(max_abs_difference(output.logits, expected("logits")), tolerance);
+
+  ASSERT_EQ(output.hidden_states.size(), static_cast<size_t>(model->config().num_layers + 1));
+  for (size_t i = 0; i < output.hidden_states.size(); ++i) {
+    // transformers computes padded query rows too; compare every position.
+    EXPECT_LT(max_abs_difference(output.hidden_states[i], expected("hidden_states." + std::to_string(i))),
+              tolerance)
+        << "hidden state " << i;
+  }
+
+  const torch::Tensor loss = torch::cross_entropy_loss(output.logits, expected("labels"));
+  EXPECT_LT(max_abs_difference(loss.reshape({1}), expected("loss")), tolerance);
+  loss.backward();
+  size_t compared = 0;
+  for (const auto& parameter : model->named_parameters()) {
+    ASSERT_TRUE(parameter.value().grad().defined()) << parameter.key();
+    EXPECT_LT(max_abs_difference(parameter.value().grad(), expected("grad." + parameter.key())), tolerance)
+        << "gradient of " << parameter.key();
+    ++compared;
+  }
+  EXPECT_EQ(compared, model->parameters().size());
+}
+
+TEST(Encoders, DistilBertMatchesHuggingFace) {
+  expect_matches_reference("distilbert_tiny");
+}
+
+TEST(Encoders, BertMatchesHuggingFace) {
+  expect_matches_reference("bert_tiny");
+}
+
+TEST(Encoders, ParameterNamesAreHuggingFaces) {
+  SequenceClassifier model = load_fixture("distilbert_tiny");
+  std::vector<std::string> names;
+  for (const auto& parameter : model->named_parameters())
+    names.push_back(parameter.key());
+  EXPECT_NE(std::find(names.begin(), names.end(), "distilbert.transformer.layer.1.attention.q_lin.weight"),
+            names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "pre_classifier.bias"), names.end());
+}
+
+TEST(Encoders, LibraryAttentionKernelAgreesWithExplicitSoftmax) {
+  torch::manual_seed(3);
+  const int64_t batch = 2, length = 12, width = 32, heads = 4;
+  const torch::Tensor q = torch::randn({batch, length, width});
+  const torch::Tensor k = torch::randn({batch, length, width});
+  const torch::Tensor v = torch::randn({batch, length, width});
+  torch::Tensor attention_mask = torch::ones({batch, length}, torch::kLong);
+  attention_mask.index_put_({1, torch::indexing::Slice(7, torch::indexing::None)}, 0);
+  const torch::Tensor key_mask = key_mask_from(attention_mask);
+  const torch::Tensor explicit_path = self_attention(q, k, v, key_mask, heads, 0.0, false, false);
+  // The library kernel directly (on 1.13 the private at::_scaled_dot_product_attention).
+  const auto split = [&](const torch::Tensor& x) {
+    return x.view({batch, length, heads, width / heads}).transpose(1, 2);
+  };
+  const torch::Tensor library = compat::library_attention(split(q), split(k), split(v), key_mask, 0.0)
+                                    .transpose(1, 2)
+                                    .reshape({batch, length, width});
+  EXPECT_LT(max_abs_difference(explicit_path, library), 1e-5);
+  // Padded keys get no weight: changing their values changes nothing.
+  torch::Tensor v_changed = v.clone();
+  v_changed.index_put_({1, torch::indexing::Slice(7, torch::indexing::None)}, 100.0);
+  EXPECT_LT(
+      max_abs_difference(self_attention(q, k, v_changed, key_mask, heads, 0.0, false, false), explicit_path),
+      1e-6);
+}
+
+TEST(Encoders, SaveAndLoadRoundTripIsBitExact) {
+  testing::TempDir dir;
+  SequenceClassifier model = load_fixture("bert_tiny");
+  save_weights(*model, dir / "model.safetensors");
+  SequenceClassifier reloaded = make_classifier(model->config());
+  const LoadReport report = load_weights(*reloaded, SafetensorsFile::open(dir / "model.safetensors"));
+  EXPECT_TRUE(report.missing_keys.empty());
+  const auto original = model->named_parameters();
+  for (const auto& parameter : reloaded->named_parameters()) {
+    EXPECT_TRUE(torch::equal(parameter.value(), original[parameter.key()])) << parameter.key();
+  }
+}
+
+}  // namespace
+}  // namespace greentune::model

@@ -1,0 +1,100 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "greentune/core/error.hpp"
+#include "greentune/model/model_config.hpp"
+#include "test_support.hpp"
+
+namespace greentune::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+nlohmann::json distilbert_json() {
+  return nlohmann::json::parse(
+      testing::read_text(testing::test_data_dir() / "model/distilbert_tiny/config.json"));
+}
+
+void expect_parse_error(const nlohmann::json& json, const std::string& message) {
+  try {
+    ModelConfig::from_json(json, "config.json");
+    FAIL() << "accepted: " << json.dump();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::parse);
+    EXPECT_THAT(error.what(), HasSubstr(message));
+  }
+}
+
+TEST(ModelConfig, ReadsHuggingFaceDistilBertAndBertKeys) {
+  const ModelConfig distilbert =
+      ModelConfig::load(testing::test_data_dir() / "model/distilbert_tiny/config.json");
+  EXPECT_EQ(distilbert.model_type, ModelType::distilbert);
+  EXPECT_EQ(distilbert.hidden_size, 64);
+  EXPECT_EQ(distilbert.num_layers, 2);
+  EXPECT_EQ(distilbert.num_heads, 4);
+  EXPECT_EQ(distilbert.intermediate_size, 256);
+  EXPECT_DOUBLE_EQ(distilbert.classifier_dropout, 0.2);
+  EXPECT_EQ(distilbert.num_labels(), 2u);
+
+  const ModelConfig bert = ModelConfig::load(testing::test_data_dir() / "model/bert_tiny/config.json");
+  EXPECT_EQ(bert.model_type, ModelType::bert);
+  EXPECT_EQ(bert.type_vocab_size, 2);
+  // classifier_dropout null -> hidden_dropout_prob, as BertForSequenceClassification does.
+  EXPECT_DOUBLE_EQ(bert.classifier_dropout, 0.1);
+}
+
+TEST(ModelConfig, SavedJsonKeepsUnknownKeysAndWritesLabels) {
+  ModelConfig config = ModelConfig::from_json(distilbert_json(), "config.json");
+  config.id2label = {"neg", "pos"};
+  const nlohmann::json saved = config.to_json();
+  EXPECT_EQ(saved.at("architectures"), nlohmann::json::array({"DistilBertForSequenceClassification"}));
+  EXPECT_EQ(saved.at("id2label"), (nlohmann::json{{"0", "neg"}, {"1", "pos"}}));
+  EXPECT_EQ(saved.at("label2id"), (nlohmann::json{{"neg", 0}, {"pos", 1}}));
+  EXPECT_EQ(saved.at("qa_dropout"), 0.1);  // a key greentune does not use survives
+  EXPECT_EQ(saved.at("dim"), 64);
+  const ModelConfig reread = ModelConfig::from_json(saved, "saved");
+  EXPECT_EQ(reread.id2label, config.id2label);
+}
+
+TEST(ModelConfig, BadConfigsNameTheKey) {
+  auto missing = distilbert_json();
+  missing.erase("dim");
+  expect_parse_error(missing, "key \"dim\": is missing");
+
+  auto wrong_type = distilbert_json();
+  wrong_type["n_layers"] = "2";
+  expect_parse_error(wrong_type, "key \"n_layers\": must be a positive integer");
+
+  auto unknown = distilbert_json();
+  unknown["model_type"] = "roberta";
+  expect_parse_error(unknown, "\"roberta\" is not supported");
+
+  auto heads = distilbert_json();
+  heads["n_heads"] = 5;
+  expect_parse_error(heads, "5 heads do not divide the hidden size 64");
+
+  auto labels = distilbert_json();
+  labels["id2label"] = {{"0", "neg"}, {"2", "pos"}};
+  expect_parse_error(labels, "key \"id2label\"");
+
+  auto dropout = distilbert_json();
+  dropout["dropout"] = 1.5;
+  expect_parse_error(dropout, "must be a probability");
+
+  expect_parse_error(nlohmann::json::array(), "not a JSON object");
+}
+
+TEST(ModelConfig, InvalidJsonFileIsAParseError) {
+  testing::TempDir dir;
+  testing::write_text(dir / "config.json", "{\"model_type\": \"bert\",");
+  try {
+    ModelConfig::load(dir / "config.json");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::parse);
+    EXPECT_THAT(error.what(), HasSubstr("config.json is not valid JSON"));
+  }
+}
+
+}  // namespace
+}  // namespace greentune::model

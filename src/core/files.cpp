@@ -1,11 +1,15 @@
 #include "greentune/core/files.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <utility>
 
 #include "greentune/core/error.hpp"
 
@@ -32,6 +36,60 @@ std::string read_file(const fs::path& path) {
     throw Error(ErrorCode::io, path.string(), "read failed", "check the file and the disk");
   }
   return std::move(contents).str();
+}
+
+MappedFile::MappedFile(const fs::path& path) {
+  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) {
+    const int open_error = errno;
+    if (open_error == ENOENT) {
+      throw Error(ErrorCode::not_found, path.string(), "file does not exist", "check the path");
+    }
+    throw Error(ErrorCode::io, path.string(), std::string("cannot open: ") + std::strerror(open_error),
+                "check the file's permissions");
+  }
+  struct stat info {};
+  if (::fstat(descriptor, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(descriptor);
+    throw Error(ErrorCode::io, path.string(), "is not a regular file", "give the path of a file");
+  }
+  size_ = static_cast<size_t>(info.st_size);
+  if (size_ == 0) {  // mmap rejects a zero length; an empty file simply has no bytes
+    ::close(descriptor);
+    return;
+  }
+  void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
+  const int map_error = errno;
+  ::close(descriptor);  // the mapping keeps the file open
+  if (address == MAP_FAILED) {
+    throw Error(ErrorCode::io, path.string(), std::string("cannot memory-map: ") + std::strerror(map_error),
+                "check the file and the available address space");
+  }
+  data_ = static_cast<const std::byte*>(address);
+}
+
+MappedFile::~MappedFile() {
+  unmap();
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    unmap();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+void MappedFile::unmap() noexcept {
+  if (data_ != nullptr) {
+    ::munmap(const_cast<std::byte*>(data_), size_);
+  }
+  data_ = nullptr;
+  size_ = 0;
 }
 
 AtomicFile::AtomicFile(fs::path path, std::ios::openmode mode)

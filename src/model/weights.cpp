@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstring>
 #include <map>
 
 #include "greentune/core/error.hpp"
@@ -33,8 +34,15 @@ torch::Tensor tensor_view(const SafetensorsTensor& tensor) {
       {SafetensorsDtype::I32, torch::kInt32}, {SafetensorsDtype::I64, torch::kInt64},
       {SafetensorsDtype::F16, torch::kHalf},  {SafetensorsDtype::BF16, torch::kBFloat16},
       {SafetensorsDtype::F32, torch::kFloat}, {SafetensorsDtype::F64, torch::kDouble}};
-  return torch::from_blob(const_cast<std::byte*>(tensor.bytes.data()), tensor.shape,
-                          torch::TensorOptions().dtype(torch_dtypes.at(tensor.dtype)));
+  const auto dtype = torch_dtypes.at(tensor.dtype);
+  if (reinterpret_cast<uintptr_t>(tensor.bytes.data()) % dtype_size(tensor.dtype) == 0) {
+    return torch::from_blob(const_cast<std::byte*>(tensor.bytes.data()), tensor.shape,
+                            torch::TensorOptions().dtype(dtype));
+  }
+  // Files laid out by other writers may leave a tensor misaligned for its element type: copy it.
+  torch::Tensor aligned = torch::empty(tensor.shape, torch::TensorOptions().dtype(dtype));
+  std::memcpy(aligned.data_ptr(), tensor.bytes.data(), tensor.bytes.size());
+  return aligned;
 }
 
 LoadReport load_weights(SequenceClassifierImpl& model, const SafetensorsFile& checkpoint) {

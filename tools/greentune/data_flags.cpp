@@ -38,9 +38,6 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
   command.add_option("--seed", flags.seed, "Seed of the validation split")->capture_default_str();
   command.add_option("--cache-dir", flags.cache_dir,
                      "Directory of tokenized caches (default $GREENTUNE_DATA_DIR/cache)");
-  command.add_option("--threads", flags.threads, "Threads (0: all cores)")
-      ->check(CLI::Range(0u, 1024u))
-      ->capture_default_str();
 }
 
 }  // namespace greentune::cli

@@ -1,6 +1,7 @@
 #pragma once
 // The dataset flags every command that reads a labelled dataset shares: --data and how to read it, the
-// validation split, and the tokenized cache.
+// validation split, and the tokenized cache. The command registers --threads itself (it may also run a
+// model on them).
 
 #include <CLI/CLI.hpp>
 #include <string>
@@ -20,7 +21,7 @@ struct DataFlags {
   double validation_fraction = 0.1;
   uint64_t seed = 42;
   std::string cache_dir;
-  unsigned threads = 0;
+  unsigned threads = 0;  // tokenizer threads when building the cache (0: all cores); the command's --threads
 
   // The spec to read; "imdb" resolves to the cached download (fetched when missing).
   data::DataSpec spec() const;

@@ -66,6 +66,11 @@ void add_data_stats_command(CLI::App& data) {
   command->add_option("--max-length", flags->max_length, "Token limit whose overflow is reported")
       ->check(CLI::Range(size_t{2}, size_t{1} << 20))
       ->capture_default_str();
+  command
+      ->add_option("--threads", flags->data.threads,
+                   "Tokenizer threads when building the cache (0: all cores)")
+      ->check(CLI::Range(0u, 1024u))
+      ->capture_default_str();
   command->add_flag("--json", flags->json, "Print one JSON object instead of tables");
   command->callback([flags] { run_data_stats(*flags); });
 }

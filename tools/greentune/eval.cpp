@@ -1,6 +1,7 @@
 // `greentune eval`: accuracy, macro-F1 and mean cross-entropy of a model on a dataset split.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,7 +60,8 @@ void run_eval(EvalFlags& flags) {
   const model::ModelConfig& config = loaded.model->config();
   const data::DataSpec spec = flags.data.spec();
   const data::TokenizedDataset dataset = data::TokenizedDataset::open_or_build(
-      spec, loaded.tokenizer, {flags.data.cache_dir, flags.data.threads});
+      spec, loaded.tokenizer,
+      {flags.data.cache_dir, static_cast<unsigned>(std::max(0, flags.model.threads))});
   if (dataset.label_names().size() > config.num_labels()) {
     throw Error(ErrorCode::invalid_data, spec.path.string(),
                 fmt::format("the dataset has {} labels but the model predicts {}",

@@ -2,9 +2,11 @@
 // File helpers shared by every module: whole-file reads with clear errors, atomic writes (temp file +
 // rename, so a crash or an error never leaves a half-written result), and content hashing.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,28 @@ namespace greentune {
 
 // Reads a whole file as bytes. Throws Error(not_found / io) naming the path.
 std::string read_file(const std::filesystem::path& path);
+
+// A read-only memory mapping of a whole file (POSIX mmap, private): the bytes are read from disk only
+// when touched. Movable, not copyable; bytes() stays valid while the MappedFile (or the one it was moved
+// into) lives. An empty file maps to no bytes.
+class MappedFile {
+ public:
+  // Throws Error(not_found) when the file does not exist, Error(io) when it cannot be opened or mapped.
+  explicit MappedFile(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
+
+ private:
+  void unmap() noexcept;
+
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;  // bytes
+};
 
 // Writes to "<path>.tmp-<pid>" and renames it over path on commit(); a destroyed, uncommitted
 // AtomicFile removes its temp file, so readers never see partial output.

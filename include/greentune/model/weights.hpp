@@ -16,8 +16,8 @@ struct LoadReport {
   size_t loaded = 0;                         // parameters copied from the checkpoint
 };
 
-// A tensor over a safetensors tensor's bytes (no copy: valid while its SafetensorsFile lives; clone() to
-// keep it). Every safetensors dtype maps to its torch dtype.
+// A tensor over a safetensors tensor's bytes (no copy when aligned: valid while its SafetensorsFile lives;
+// clone() to keep it). Every safetensors dtype maps to its torch dtype.
 torch::Tensor tensor_view(const SafetensorsTensor& tensor);
 
 // Copies every checkpoint tensor whose name (after Hugging Face's legacy renames: LayerNorm gamma/beta ->

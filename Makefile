@@ -31,6 +31,7 @@ demo: build
 	./$(BUILD_DIR)/greentune data stats --data $(DEMO_DATA) $(if $(DEMO_VOCAB),--vocab $(DEMO_VOCAB))
 
 bench: build
+	bash scripts/setup.sh --bench
 	bash bench/run.sh $(BUILD_DIR)
 
 clean:

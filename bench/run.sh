@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one JSON file per program under <build>/bench-results/.
-# Inputs (IMDB, the BERT vocab) come from $GREENTUNE_SHARED_DIR (default ../shared).
+# Inputs (IMDB, the BERT vocab) come from $GREENTUNE_SHARED_DIR (default ../shared). The PyTorch-Python
+# comparison runs when Debian's python3-torch is installed (scripts/setup.sh --bench).
 set -euo pipefail
 build_dir=${1:-build}
 results="$build_dir/bench-results"
@@ -11,4 +12,11 @@ for program in "$build_dir"/bench/bench_*; do
   echo "== $name"
   "$program" --benchmark_format=console --benchmark_out="$results/$name.json" --benchmark_out_format=json
 done
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  echo "== PyTorch-Python DistilBERT step (same model, same threads)"
+  /usr/bin/python3 "$(dirname "$0")/python/distilbert_step.py" "$results/python_distilbert_step.json" \
+    "$results/bench_model.json"
+else
+  echo "(skipped the PyTorch-Python comparison: run scripts/setup.sh --bench to install python3-torch)"
+fi
 echo "results: $results/"

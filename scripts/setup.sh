@@ -13,6 +13,11 @@ packages=(
   libtorch-dev libopenblas0-openmp libgloo-dev
 )
 
+# `setup.sh --bench` also installs Debian's PyTorch for Python, which bench/run.sh compares against.
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-torch)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

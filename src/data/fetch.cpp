@@ -31,17 +31,24 @@ namespace {
 constexpr size_t kHashChunkBytes = size_t{1} << 20;
 constexpr long kMaxRedirects = 10;
 constexpr size_t kSha256HexDigits = 64;
+constexpr long kHeadConnectTimeoutS = 30;  // seconds to connect for a HEAD request
+constexpr long kHeadTimeoutS = 60;         // seconds for a whole HEAD request, answer included
 
 std::string errno_message() {
   return std::strerror(errno);
 }
 
+std::string lowercase(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return lowered;
+}
+
 // Lowercase hex digest, or Error(usage) naming what was given.
 std::string normalized_sha256(std::string_view hex) {
-  std::string normalized;
-  for (char digit : hex) {
-    normalized.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(digit))));
-  }
+  const std::string normalized = lowercase(hex);
   const bool all_hex = normalized.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (normalized.size() != kSha256HexDigits || !all_hex) {
     throw Error(ErrorCode::usage, "", fmt::format("expected SHA-256 '{}' is not 64 hexadecimal digits", hex),
@@ -201,35 +208,67 @@ struct TransferOutcome {
   int write_errno = 0;
 };
 
+using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+using CurlHeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+CurlHandle new_curl_handle() {
+  CurlHandle handle(curl_easy_init(), &curl_easy_cleanup);
+  if (!handle) {
+    throw Error(ErrorCode::internal, "", "libcurl cannot create a transfer handle");
+  }
+  return handle;
+}
+
+CurlHeaderList curl_header_list(const std::vector<std::string>& lines) {
+  CurlHeaderList list(nullptr, &curl_slist_free_all);
+  for (const std::string& line : lines) {
+    curl_slist* extended = curl_slist_append(list.get(), line.c_str());
+    if (extended == nullptr) {
+      throw Error(ErrorCode::internal, "", "libcurl cannot allocate a request header list");
+    }
+    list.release();  // now owned by extended, its new head
+    list.reset(extended);
+  }
+  return list;
+}
+
+// The options every request shares: where it goes, which protocols it may use, the extra header lines.
+void configure_request(CURL* curl, const std::string& url, const char* protocols, curl_slist* headers,
+                       char* error_buffer, long connect_timeout_s) {
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  // Custom Authorization and Cookie headers go to the original host and port only, never to a redirect
+  // target elsewhere (libcurl's default, stated here because tokens depend on it).
+  curl_easy_setopt(curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM, safe in threads
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "greentune/0.1");
+}
+
 // One libcurl transfer appending to part_path from byte offset on (0: from the start, truncating).
 TransferOutcome transfer(const DownloadRequest& request, const fs::path& part_path, uint64_t offset) {
+  const CurlHeaderList headers = curl_header_list(request.headers);
+  const CurlHandle handle = new_curl_handle();
   FILE* part = std::fopen(part_path.c_str(), offset > 0 ? "ab" : "wb");
   if (part == nullptr) {
     throw Error(ErrorCode::io, part_path.string(),
                 "cannot open the download file for writing: " + errno_message(),
                 "make the directory writable, or set GREENTUNE_DATA_DIR (or --data-dir) to one that is");
   }
-  const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
-  if (!handle) {
-    std::fclose(part);
-    throw Error(ErrorCode::internal, "", "libcurl cannot create a transfer handle");
-  }
   WriteTarget target{part};
   ProgressReporter progress(offset, request.expected_size_bytes);
   char error_buffer[CURL_ERROR_SIZE] = "";
   CURL* curl = handle.get();
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https,ftp,file");
+  configure_request(curl, request.url, "http,https,ftp,file", headers.get(), error_buffer,
+                    request.connect_timeout_s);
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, kMaxRedirects);
   curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);  // HTTP >= 400: no body written, CURLE_HTTP_RETURNED_ERROR
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);     // timeouts without SIGALRM, safe in threads
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.connect_timeout_s);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, request.low_speed_bytes_per_s);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.low_speed_window_s);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "greentune/0.1");
   // For HTTP this sends "Range: bytes=offset-"; a server that answers 200 instead of 206 makes libcurl stop
   // with CURLE_RANGE_ERROR before writing any of the body.
   curl_easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(offset));
@@ -255,6 +294,28 @@ TransferOutcome transfer(const DownloadRequest& request, const fs::path& part_pa
                 "free some disk space and run the command again (it resumes)");
   }
   return outcome;
+}
+
+std::string_view trimmed(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+// libcurl hands over one header line at a time, the status line first; a new status line (after a
+// "100 Continue") starts the fields afresh.
+size_t collect_header_line(char* data, size_t size, size_t count, void* head_pointer) {
+  auto* head = static_cast<HttpResponseHead*>(head_pointer);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    head->fields.clear();
+  } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
+    head->fields.emplace_back(std::string(trimmed(line.substr(0, colon))),
+                              std::string(trimmed(line.substr(colon + 1))));
+  }
+  return size * count;
 }
 
 // The server or file cannot continue from the offset asked for: the download has to start over.
@@ -405,38 +466,6 @@ void write_marker(const fs::path& marker, const fs::path& file, const std::strin
   write_file_atomically(marker, recorded.dump() + "\n");
 }
 
-// An exclusive advisory lock (flock) on a file beside a download, so that parallel runs fetching the same
-// dataset take turns: the second finds the first's verified copy instead of writing the same .part.
-class DownloadLock {
- public:
-  explicit DownloadLock(const fs::path& path)
-      : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
-    if (fd_ < 0) {
-      throw Error(ErrorCode::io, path.string(), "cannot create the download lock file: " + errno_message(),
-                  "set GREENTUNE_DATA_DIR (or --data-dir) to a writable directory");
-    }
-    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
-      return;
-    }
-    log::info(fmt::format("waiting for another greentune process to finish its download into {}",
-                          path.parent_path().string()));
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        const std::string reason = errno_message();
-        ::close(fd_);
-        throw Error(ErrorCode::io, path.string(), "cannot lock the download: " + reason,
-                    "check that the data directory is on a local file system");
-      }
-    }
-  }
-  ~DownloadLock() { ::close(fd_); }  // closing releases the lock
-  DownloadLock(const DownloadLock&) = delete;
-  DownloadLock& operator=(const DownloadLock&) = delete;
-
- private:
-  int fd_;
-};
-
 struct ImdbSource {
   std::string url;
   uint64_t size_bytes = 0;
@@ -510,6 +539,75 @@ fs::path data_dir() {
   return fs::path(home) / ".cache" / "greentune";
 }
 
+std::optional<std::string> HttpResponseHead::field(std::string_view name) const {
+  const std::string wanted = lowercase(name);
+  for (const auto& [field_name, value] : fields) {
+    if (lowercase(field_name) == wanted) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+HttpResponseHead fetch_response_head(const std::string& url, const std::vector<std::string>& headers,
+                                     std::string_view offline_fix) {
+  ensure_curl_initialized();
+  const CurlHeaderList header_list = curl_header_list(headers);
+  const CurlHandle handle = new_curl_handle();
+  char error_buffer[CURL_ERROR_SIZE] = "";
+  HttpResponseHead head;
+  CURL* curl = handle.get();
+  configure_request(curl, url, "http,https", header_list.get(), error_buffer, kHeadConnectTimeoutS);
+  curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // HEAD
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, kHeadTimeoutS);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &collect_header_line);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
+
+  const CURLcode code = curl_easy_perform(curl);
+  const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+  if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT) {
+    throw Error(ErrorCode::usage, url, "cannot request this URL: " + detail,
+                "give an http:// or https:// URL");
+  }
+  if (code != CURLE_OK) {
+    throw Error(ErrorCode::network, url,
+                fmt::format("no answer: {} (curl error {})", detail, static_cast<int>(code)),
+                fmt::format("check the network connection and the URL, or {}", offline_fix));
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &head.status);
+  char* redirect_url = nullptr;
+  curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &redirect_url);
+  if (redirect_url != nullptr) {
+    head.redirect_url = redirect_url;
+  }
+  return head;
+}
+
+DownloadLock::DownloadLock(const fs::path& lock_path, std::string_view unwritable_fix)
+    : fd_(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+  if (fd_ < 0) {
+    throw Error(ErrorCode::io, lock_path.string(), "cannot create the download lock file: " + errno_message(),
+                unwritable_fix);
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+    return;
+  }
+  log::info(fmt::format("waiting for another process to finish its download into {}",
+                        lock_path.parent_path().string()));
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      const std::string reason = errno_message();
+      ::close(fd_);
+      throw Error(ErrorCode::io, lock_path.string(), "cannot lock the download: " + reason,
+                  fmt::format("check that {} is on a local file system", lock_path.parent_path().string()));
+    }
+  }
+}
+
+DownloadLock::~DownloadLock() {
+  ::close(fd_);
+}
+
 DownloadResult download_file(const DownloadRequest& request) {
   if (request.url.empty() || request.destination.empty()) {
     throw Error(ErrorCode::usage, request.url, "a download needs both a URL and a destination path",
@@ -558,7 +656,8 @@ fs::path fetch_imdb(const FetchImdbOptions& options) {
   create_directory_for(directory);
   const fs::path archive = directory / kImdbFileName;
   const fs::path marker = archive.string() + ".verified";
-  const DownloadLock lock(archive.string() + ".lock");
+  const DownloadLock lock(archive.string() + ".lock",
+                          "set GREENTUNE_DATA_DIR (or --data-dir) to a writable directory");
 
   if (options.force) {
     discard(archive.string() + ".part");  // forced: start clean rather than resume

@@ -5,28 +5,26 @@ namespace greentune::model::detail {
 
 namespace {
 
-namespace nn = torch::nn;
-
-nn::LayerNorm layer_norm(const ModelConfig& config) {
-  return nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps));
+LayerNorm layer_norm(const ModelConfig& config) {
+  return LayerNorm(config.hidden_size, config.layer_norm_eps);
 }
 
-class BertLayerImpl : public nn::Module {
+class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const ModelConfig& config) {
     const int64_t width = config.hidden_size;
     auto attention = add_group(*this, "attention");
     auto self = add_group(*attention, "self");
-    query_ = self->register_module("query", nn::Linear(width, width));
-    key_ = self->register_module("key", nn::Linear(width, width));
-    value_ = self->register_module("value", nn::Linear(width, width));
+    query_ = self->register_module("query", Linear(width, width));
+    key_ = self->register_module("key", Linear(width, width));
+    value_ = self->register_module("value", Linear(width, width));
     auto attention_output = add_group(*attention, "output");
-    attention_dense_ = attention_output->register_module("dense", nn::Linear(width, width));
+    attention_dense_ = attention_output->register_module("dense", Linear(width, width));
     attention_layer_norm_ = attention_output->register_module("LayerNorm", layer_norm(config));
-    intermediate_dense_ = add_group(*this, "intermediate")
-                              ->register_module("dense", nn::Linear(width, config.intermediate_size));
+    intermediate_dense_ =
+        add_group(*this, "intermediate")->register_module("dense", Linear(width, config.intermediate_size));
     auto output = add_group(*this, "output");
-    output_dense_ = output->register_module("dense", nn::Linear(config.intermediate_size, width));
+    output_dense_ = output->register_module("dense", Linear(config.intermediate_size, width));
     output_layer_norm_ = output->register_module("LayerNorm", layer_norm(config));
   }
 
@@ -44,10 +42,10 @@ class BertLayerImpl : public nn::Module {
   }
 
  private:
-  nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attention_dense_{nullptr};
-  nn::LayerNorm attention_layer_norm_{nullptr};
-  nn::Linear intermediate_dense_{nullptr}, output_dense_{nullptr};
-  nn::LayerNorm output_layer_norm_{nullptr};
+  Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attention_dense_{nullptr};
+  LayerNorm attention_layer_norm_{nullptr};
+  Linear intermediate_dense_{nullptr}, output_dense_{nullptr};
+  LayerNorm output_layer_norm_{nullptr};
 };
 
 class BertClassifierImpl : public SequenceClassifierImpl {
@@ -56,21 +54,20 @@ class BertClassifierImpl : public SequenceClassifierImpl {
     const int64_t width = config.hidden_size;
     auto bert = add_group(*this, "bert");
     auto embeddings = add_group(*bert, "embeddings");
-    word_embeddings_ = embeddings->register_module(
-        "word_embeddings",
-        nn::Embedding(nn::EmbeddingOptions(config.vocab_size, width).padding_idx(config.pad_token_id)));
-    position_embeddings_ = embeddings->register_module("position_embeddings",
-                                                       nn::Embedding(config.max_position_embeddings, width));
+    word_embeddings_ = embeddings->register_module("word_embeddings",
+                                                   Embedding(config.vocab_size, width, config.pad_token_id));
+    position_embeddings_ =
+        embeddings->register_module("position_embeddings", Embedding(config.max_position_embeddings, width));
     token_type_embeddings_ =
-        embeddings->register_module("token_type_embeddings", nn::Embedding(config.type_vocab_size, width));
+        embeddings->register_module("token_type_embeddings", Embedding(config.type_vocab_size, width));
     embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(config));
-    auto layers = add_group(*bert, "encoder")->register_module("layer", nn::ModuleList());
+    auto layers = add_group(*bert, "encoder")->register_module("layer", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.num_layers; ++i) {
       layers_.push_back(std::make_shared<BertLayerImpl>(config));
       layers->push_back(layers_.back());
     }
-    pooler_dense_ = add_group(*bert, "pooler")->register_module("dense", nn::Linear(width, width));
-    classifier_ = register_module("classifier", nn::Linear(width, static_cast<int64_t>(config.num_labels())));
+    pooler_dense_ = add_group(*bert, "pooler")->register_module("dense", Linear(width, width));
+    classifier_ = register_module("classifier", Linear(width, static_cast<int64_t>(config.num_labels())));
   }
 
   ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -98,10 +95,10 @@ class BertClassifierImpl : public SequenceClassifierImpl {
   }
 
  private:
-  nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr}, token_type_embeddings_{nullptr};
-  nn::LayerNorm embeddings_layer_norm_{nullptr};
+  Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr}, token_type_embeddings_{nullptr};
+  LayerNorm embeddings_layer_norm_{nullptr};
   std::vector<std::shared_ptr<BertLayerImpl>> layers_;
-  nn::Linear pooler_dense_{nullptr}, classifier_{nullptr};
+  Linear pooler_dense_{nullptr}, classifier_{nullptr};
 };
 
 }  // namespace

@@ -26,24 +26,6 @@ double lowest_finite(torch::ScalarType dtype) {
   }
 }
 
-void init_like_hugging_face(torch::nn::Module& model, const ModelConfig& config) {
-  torch::NoGradGuard no_grad;
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<torch::nn::Linear>()) {
-      linear->weight.normal_(0.0, config.initializer_range);
-      if (linear->bias.defined())
-        linear->bias.zero_();
-    } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
-      embedding->weight.normal_(0.0, config.initializer_range);
-      if (embedding->options.padding_idx())
-        embedding->weight[*embedding->options.padding_idx()].zero_();
-    } else if (auto* layer_norm = module->as<torch::nn::LayerNorm>()) {
-      layer_norm->weight.fill_(1.0);
-      layer_norm->bias.zero_();
-    }
-  }
-}
-
 }  // namespace
 
 void SequenceClassifierImpl::set_dropout(double hidden, double attention, double classifier) {
@@ -52,11 +34,40 @@ void SequenceClassifierImpl::set_dropout(double hidden, double attention, double
   config_.classifier_dropout = classifier;
 }
 
-SequenceClassifier make_classifier(const ModelConfig& config) {
+SequenceClassifier make_classifier(const ModelConfig& config, bool draw_initial_weights) {
   SequenceClassifier model = config.model_type == ModelType::distilbert ? detail::make_distilbert(config)
                                                                         : detail::make_bert(config);
-  init_like_hugging_face(*model, config);
+  if (draw_initial_weights)
+    initialize_like_hugging_face(*model, {});
   return model;
+}
+
+void initialize_like_hugging_face(SequenceClassifierImpl& model, const std::set<std::string>& only) {
+  torch::NoGradGuard no_grad;
+  const double range = model.config().initializer_range;
+  const auto wanted = [&](const std::string& module_name, const char* parameter) {
+    return only.empty() || only.count(module_name.empty() ? parameter : module_name + "." + parameter) != 0;
+  };
+  for (const auto& item : model.named_modules()) {
+    const std::string& name = item.key();
+    if (auto* linear = item.value()->as<detail::LinearImpl>()) {
+      if (wanted(name, "weight"))
+        linear->weight.normal_(0.0, range);
+      if (wanted(name, "bias"))
+        linear->bias.zero_();
+    } else if (auto* embedding = item.value()->as<detail::EmbeddingImpl>()) {
+      if (wanted(name, "weight")) {
+        embedding->weight.normal_(0.0, range);
+        if (embedding->padding_idx)
+          embedding->weight[*embedding->padding_idx].zero_();
+      }
+    } else if (auto* layer_norm = item.value()->as<detail::LayerNormImpl>()) {
+      if (wanted(name, "weight"))
+        layer_norm->weight.fill_(1.0);
+      if (wanted(name, "bias"))
+        layer_norm->bias.zero_();
+    }
+  }
 }
 
 torch::Tensor key_mask_from(const torch::Tensor& attention_mask) {
@@ -96,6 +107,18 @@ std::shared_ptr<torch::nn::Module> add_group(torch::nn::Module& parent, const st
 torch::Tensor activate(const torch::Tensor& x, Activation activation) {
   return activation == Activation::gelu ? torch::gelu(x) : torch::relu(x);
 }
+
+LinearImpl::LinearImpl(int64_t in_features, int64_t out_features)
+    : weight(register_parameter("weight", torch::empty({out_features, in_features}))),
+      bias(register_parameter("bias", torch::empty({out_features}))) {}
+
+EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t width, std::optional<int64_t> padding_idx)
+    : weight(register_parameter("weight", torch::empty({count, width}))), padding_idx(padding_idx) {}
+
+LayerNormImpl::LayerNormImpl(int64_t width, double eps)
+    : weight(register_parameter("weight", torch::empty({width}))),
+      bias(register_parameter("bias", torch::empty({width}))),
+      eps(eps) {}
 
 }  // namespace detail
 

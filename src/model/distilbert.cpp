@@ -7,25 +7,23 @@ namespace greentune::model::detail {
 
 namespace {
 
-namespace nn = torch::nn;
-
-nn::LayerNorm layer_norm(int64_t width) {
-  return nn::LayerNorm(nn::LayerNormOptions({width}).eps(1e-12));
+LayerNorm layer_norm(int64_t width) {
+  return LayerNorm(width, 1e-12);
 }
 
-class DistilBertLayerImpl : public nn::Module {
+class DistilBertLayerImpl : public torch::nn::Module {
  public:
   explicit DistilBertLayerImpl(const ModelConfig& config) {
     const int64_t width = config.hidden_size;
     auto attention = add_group(*this, "attention");
-    q_lin_ = attention->register_module("q_lin", nn::Linear(width, width));
-    k_lin_ = attention->register_module("k_lin", nn::Linear(width, width));
-    v_lin_ = attention->register_module("v_lin", nn::Linear(width, width));
-    out_lin_ = attention->register_module("out_lin", nn::Linear(width, width));
+    q_lin_ = attention->register_module("q_lin", Linear(width, width));
+    k_lin_ = attention->register_module("k_lin", Linear(width, width));
+    v_lin_ = attention->register_module("v_lin", Linear(width, width));
+    out_lin_ = attention->register_module("out_lin", Linear(width, width));
     sa_layer_norm_ = register_module("sa_layer_norm", layer_norm(width));
     auto ffn = add_group(*this, "ffn");
-    lin1_ = ffn->register_module("lin1", nn::Linear(width, config.intermediate_size));
-    lin2_ = ffn->register_module("lin2", nn::Linear(config.intermediate_size, width));
+    lin1_ = ffn->register_module("lin1", Linear(width, config.intermediate_size));
+    lin2_ = ffn->register_module("lin2", Linear(config.intermediate_size, width));
     output_layer_norm_ = register_module("output_layer_norm", layer_norm(width));
   }
 
@@ -40,9 +38,9 @@ class DistilBertLayerImpl : public nn::Module {
   }
 
  private:
-  nn::Linear q_lin_{nullptr}, k_lin_{nullptr}, v_lin_{nullptr}, out_lin_{nullptr};
-  nn::LayerNorm sa_layer_norm_{nullptr}, output_layer_norm_{nullptr};
-  nn::Linear lin1_{nullptr}, lin2_{nullptr};
+  Linear q_lin_{nullptr}, k_lin_{nullptr}, v_lin_{nullptr}, out_lin_{nullptr};
+  LayerNorm sa_layer_norm_{nullptr}, output_layer_norm_{nullptr};
+  Linear lin1_{nullptr}, lin2_{nullptr};
 };
 
 class DistilBertClassifierImpl : public SequenceClassifierImpl {
@@ -51,19 +49,18 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
     const int64_t width = config.hidden_size;
     auto distilbert = add_group(*this, "distilbert");
     auto embeddings = add_group(*distilbert, "embeddings");
-    word_embeddings_ = embeddings->register_module(
-        "word_embeddings",
-        nn::Embedding(nn::EmbeddingOptions(config.vocab_size, width).padding_idx(config.pad_token_id)));
-    position_embeddings_ = embeddings->register_module("position_embeddings",
-                                                       nn::Embedding(config.max_position_embeddings, width));
+    word_embeddings_ = embeddings->register_module("word_embeddings",
+                                                   Embedding(config.vocab_size, width, config.pad_token_id));
+    position_embeddings_ =
+        embeddings->register_module("position_embeddings", Embedding(config.max_position_embeddings, width));
     embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(width));
-    auto layers = add_group(*distilbert, "transformer")->register_module("layer", nn::ModuleList());
+    auto layers = add_group(*distilbert, "transformer")->register_module("layer", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.num_layers; ++i) {
       layers_.push_back(std::make_shared<DistilBertLayerImpl>(config));
       layers->push_back(layers_.back());
     }
-    pre_classifier_ = register_module("pre_classifier", nn::Linear(width, width));
-    classifier_ = register_module("classifier", nn::Linear(width, static_cast<int64_t>(config.num_labels())));
+    pre_classifier_ = register_module("pre_classifier", Linear(width, width));
+    classifier_ = register_module("classifier", Linear(width, static_cast<int64_t>(config.num_labels())));
   }
 
   ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -89,10 +86,10 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
   }
 
  private:
-  nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
-  nn::LayerNorm embeddings_layer_norm_{nullptr};
+  Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
+  LayerNorm embeddings_layer_norm_{nullptr};
   std::vector<std::shared_ptr<DistilBertLayerImpl>> layers_;
-  nn::Linear pre_classifier_{nullptr}, classifier_{nullptr};
+  Linear pre_classifier_{nullptr}, classifier_{nullptr};
 };
 
 }  // namespace

@@ -1,8 +1,10 @@
 #pragma once
-// Private to the model module: the concrete classifiers behind make_classifier(), and the pieces
+// Private to the model module: the concrete classifiers behind make_classifier(), and the layers
 // DistilBERT and BERT share.
 
 #include <torch/torch.h>
+
+#include <optional>
 
 #include "greentune/model/classifier.hpp"
 
@@ -15,5 +17,41 @@ SequenceClassifier make_bert(const ModelConfig& config);
 std::shared_ptr<torch::nn::Module> add_group(torch::nn::Module& parent, const std::string& name);
 
 torch::Tensor activate(const torch::Tensor& x, Activation activation);
+
+// Layers whose parameters are allocated but not drawn: a checkpoint overwrites them, and
+// initialize_like_hugging_face() draws only what the checkpoint lacks. (LibTorch's own layers draw a random
+// init in their constructors: about half a second of a 66M-parameter model's start-up, thrown away.)
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in_features, int64_t out_features);
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::linear(x, weight, bias);
+  }                            // (..., in) -> (..., out)
+  torch::Tensor weight, bias;  // (out, in), (out)
+};
+TORCH_MODULE(Linear);
+
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  // padding_idx: that row gets no gradient and is initialized to zero, as in torch.nn.Embedding.
+  EmbeddingImpl(int64_t count, int64_t width, std::optional<int64_t> padding_idx = std::nullopt);
+  torch::Tensor forward(const torch::Tensor& ids) {
+    return torch::embedding(weight, ids, padding_idx.value_or(-1));
+  }
+  torch::Tensor weight;  // (count, width)
+  std::optional<int64_t> padding_idx;
+};
+TORCH_MODULE(Embedding);
+
+class LayerNormImpl : public torch::nn::Module {
+ public:
+  LayerNormImpl(int64_t width, double eps);
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+  }
+  torch::Tensor weight, bias;  // (width)
+  double eps;
+};
+TORCH_MODULE(LayerNorm);
 
 }  // namespace greentune::model::detail

@@ -53,16 +53,17 @@ PretrainedModel load_pretrained(const std::string& model_name, const PretrainedO
   }
 
   torch::manual_seed(options.seed);
-  SequenceClassifier model = make_classifier(config);
-  LoadReport report;
   const fs::path weights = dir / "model.safetensors";
   std::error_code ec;
   const bool random_weights = !fs::exists(weights, ec);
+  SequenceClassifier model = make_classifier(config, /*draw_initial_weights=*/random_weights);
+  LoadReport report;
   if (random_weights) {
     log::warn(fmt::format("{} has no model.safetensors: starting from random weights (seed {})", dir.string(),
                           options.seed));
   } else {
     report = load_weights(*model, SafetensorsFile::open(weights));
+    initialize_like_hugging_face(*model, {report.missing_keys.begin(), report.missing_keys.end()});
     if (!report.missing_keys.empty()) {
       log::info(fmt::format("newly initialized (not in the checkpoint): {}", summarize(report.missing_keys)));
     }

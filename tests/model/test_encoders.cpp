@@ -119,3 +119,28 @@ TEST(Encoders, SaveAndLoadRoundTripIsBitExact) {
 
 }  // namespace
 }  // namespace greentune::model
+
+namespace greentune::model {
+namespace {
+
+TEST(Encoders, Bf16AutocastStaysCloseToFp32AndRestoresTheMode) {
+  SequenceClassifier model = load_fixture("distilbert_tiny");
+  model->eval();
+  const auto reference =
+      SafetensorsFile::open(testing::test_data_dir() / "model/distilbert_tiny/reference.safetensors");
+  const torch::Tensor input_ids = tensor_view(reference.tensor("input_ids")).clone();
+  const torch::Tensor attention_mask = tensor_view(reference.tensor("attention_mask")).clone();
+  const torch::Tensor fp32 = model->forward(input_ids, attention_mask).logits;
+  torch::Tensor bf16;
+  {
+    compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
+    bf16 = model->forward(input_ids, attention_mask).logits;
+    EXPECT_EQ(bf16.scalar_type(), torch::kBFloat16);  // the classifier's linear ran in bf16
+  }
+  EXPECT_LT(max_abs_difference(bf16, fp32), 0.05);  // bf16 keeps 8 bits of mantissa
+  EXPECT_GT(max_abs_difference(bf16, fp32), 0.0);   // and it really ran in reduced precision
+  EXPECT_EQ(model->forward(input_ids, attention_mask).logits.scalar_type(), torch::kFloat);  // mode restored
+}
+
+}  // namespace
+}  // namespace greentune::model

@@ -46,18 +46,42 @@ std::string read_request_head(int connection) {
   return head;
 }
 
+std::string_view trimmed(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
 ReceivedRequest parse_request(const std::string& head) {
   ReceivedRequest request;
   const size_t target_start = head.find(' ');
   const size_t target_end = head.find(' ', target_start + 1);
   if (target_start != std::string::npos && target_end != std::string::npos) {
+    request.method = head.substr(0, target_start);
     request.target = head.substr(target_start + 1, target_end - target_start - 1);
   }
-  const std::string lowered = lowercase(head);
-  const std::string range_prefix = "\r\nrange: bytes=";
-  const size_t range = lowered.find(range_prefix);
-  if (range != std::string::npos) {
-    request.range_start = std::stoull(head.substr(range + range_prefix.size()));
+  // Header lines run from after the request line to the blank line.
+  size_t line_start = head.find("\r\n");
+  while (line_start != std::string::npos) {
+    line_start += 2;
+    const size_t line_end = head.find("\r\n", line_start);
+    if (line_end == std::string::npos || line_end == line_start) {
+      break;
+    }
+    const std::string_view line(head.data() + line_start, line_end - line_start);
+    const size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      request.headers.emplace_back(trimmed(line.substr(0, colon)), trimmed(line.substr(colon + 1)));
+    }
+    line_start = line_end;
+  }
+  if (const std::optional<std::string> range = request.header("Range")) {
+    const std::string range_prefix = "bytes=";
+    if (range->starts_with(range_prefix)) {
+      request.range_start = std::stoull(range->substr(range_prefix.size()));
+    }
   }
   return request;
 }
@@ -72,10 +96,35 @@ void send_all(int connection, std::string_view bytes) {
   }
 }
 
-std::string head_of(int status, std::string_view reason, size_t content_length,
-                    const std::string& extra = {}) {
-  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n" + extra +
-         "Content-Length: " + std::to_string(content_length) + "\r\nConnection: close\r\n\r\n";
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 302:
+      return "Found";
+    case 307:
+      return "Temporary Redirect";
+    case 404:
+      return "Not Found";
+    case 416:
+      return "Range Not Satisfiable";
+    default:
+      return "Status";
+  }
+}
+
+std::string head_of(int status, size_t content_length, const std::vector<std::string>& extra = {}) {
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  for (const std::string& line : extra) {
+    head += line + "\r\n";
+  }
+  return head + "Content-Length: " + std::to_string(content_length) + "\r\nConnection: close\r\n\r\n";
+}
+
+HttpRoute error_route(int status) {
+  return HttpRoute{status, {"Content-Type: text/plain"}, "error " + std::to_string(status) + "\n"};
 }
 
 }  // namespace
@@ -136,6 +185,20 @@ void HttpServer::serve() {
   }
 }
 
+HttpRoute HttpServer::route_for(const std::string& target) const {
+  if (!options_.routes.empty()) {
+    const auto route = options_.routes.find(target);
+    return route != options_.routes.end() ? route->second : error_route(404);
+  }
+  if (target == "/redirect") {
+    return HttpRoute{302, {"Location: /file"}, ""};
+  }
+  if (options_.status != 200) {
+    return error_route(options_.status);
+  }
+  return HttpRoute{200, {}, options_.body};
+}
+
 void HttpServer::answer(int connection) {
   const std::string head = read_request_head(connection);
   if (head.empty()) {
@@ -146,39 +209,52 @@ void HttpServer::answer(int connection) {
     const std::lock_guard lock(requests_mutex_);
     requests_.push_back(request);
   }
-  if (request.target == "/redirect") {
-    send_all(connection, head_of(302, "Found", 0, "Location: /file\r\n"));
+  // A HEAD answer has the same head as the GET answer, without the body.
+  const bool head_only = request.method == "HEAD";
+  const HttpRoute route = route_for(request.target);
+  if (route.status != 200) {
+    send_all(connection, head_of(route.status, route.body.size(), route.headers));
+    if (!head_only) {
+      send_all(connection, route.body);
+    }
     return;
   }
-  if (options_.status != 200) {
-    const std::string body = "error " + std::to_string(options_.status) + "\n";
-    send_all(connection,
-             head_of(options_.status, "Error", body.size(), "Content-Type: text/plain\r\n") + body);
-    return;
-  }
-  const size_t total = options_.body.size();
+  const size_t total = route.body.size();
   std::string response_head;
-  std::string_view payload = options_.body;
+  std::string_view payload = route.body;
   if (request.range_start && options_.honor_range) {
     const size_t start = *request.range_start;
     if (start >= total) {
-      send_all(connection, head_of(416, "Range Not Satisfiable", 0,
-                                   "Content-Range: bytes */" + std::to_string(total) + "\r\n"));
+      send_all(connection, head_of(416, 0, {"Content-Range: bytes */" + std::to_string(total)}));
       return;
     }
     payload.remove_prefix(start);
-    response_head = head_of(206, "Partial Content", payload.size(),
-                            "Content-Range: bytes " + std::to_string(start) + "-" +
-                                std::to_string(total - 1) + "/" + std::to_string(total) + "\r\n");
+    std::vector<std::string> headers = route.headers;
+    headers.push_back("Content-Range: bytes " + std::to_string(start) + "-" + std::to_string(total - 1) +
+                      "/" + std::to_string(total));
+    response_head = head_of(206, payload.size(), headers);
   } else {
-    response_head = head_of(200, "OK", total);
+    response_head = head_of(200, total, route.headers);
+  }
+  send_all(connection, response_head);
+  if (head_only) {
+    return;
   }
   if (options_.cut_after_bytes && responses_cut_ < options_.cut_responses) {
     ++responses_cut_;
     payload = payload.substr(0, std::min(*options_.cut_after_bytes, payload.size()));
   }
-  send_all(connection, response_head);
   send_all(connection, payload);
+}
+
+std::optional<std::string> ReceivedRequest::header(std::string_view name) const {
+  const std::string wanted = lowercase(name);
+  for (const auto& [header_name, value] : headers) {
+    if (lowercase(header_name) == wanted) {
+      return value;
+    }
+  }
+  return std::nullopt;
 }
 
 namespace {

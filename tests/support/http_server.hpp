@@ -1,20 +1,31 @@
 #pragma once
-// Support for download tests. HttpServer is a loopback HTTP/1.1 server: it serves one byte buffer on
-// 127.0.0.1 from a background thread, one connection at a time, and records what it was asked. It can honor
-// or ignore "Range: bytes=N-", answer with an error status, redirect, and cut responses off to simulate
-// dropped connections. It stops when destroyed, or by itself after `lifetime` so a stuck test cannot hang.
+// Support for download tests. HttpServer is a loopback HTTP/1.1 server: it serves one byte buffer, or a
+// fixed answer per path, on 127.0.0.1 from a background thread, one connection at a time, and records what
+// it was asked (method, path, headers). It answers GET and HEAD, can honor or ignore "Range: bytes=N-",
+// answer with an error status, redirect, add response headers, and cut responses off to simulate dropped
+// connections. It stops when destroyed, or by itself after `lifetime` so a stuck test cannot hang.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace greentune::testing {
+
+// The fixed answer for one path.
+struct HttpRoute {
+  int status = 200;                  // 200: the body (Range honored as below); 3xx: add a "Location: ..."
+  std::vector<std::string> headers;  // extra response header lines without CRLF, e.g. "ETag: \"abc\""
+  std::string body;
+};
 
 struct HttpServerOptions {
   std::string body{};                       // served for every path except /redirect
@@ -23,11 +34,18 @@ struct HttpServerOptions {
   std::optional<size_t> cut_after_bytes{};  // close the connection after sending this many body bytes...
   int cut_responses = 1;                    // ...in this many of the first responses
   std::chrono::seconds lifetime{60};        // the server stops accepting after this long
+  std::map<std::string, HttpRoute> routes{};  // when not empty: only these paths are served, others get
+                                              // 404, and body, status and /redirect above are unused
 };
 
 struct ReceivedRequest {
+  std::string method;                   // "GET", "HEAD"
   std::string target;                   // e.g. "/file"
   std::optional<uint64_t> range_start;  // N of "Range: bytes=N-", when the request had one
+  std::vector<std::pair<std::string, std::string>> headers;  // every header line, in order
+
+  // The value of the first header with this name (compared case-insensitively); nullopt when absent.
+  std::optional<std::string> header(std::string_view name) const;
 };
 
 class HttpServer {
@@ -39,11 +57,13 @@ class HttpServer {
 
   // "http://127.0.0.1:PORT" + path. GET /redirect answers 302 to /file.
   std::string url(const std::string& path = "/file") const;
+  uint16_t port() const { return port_; }  // e.g. for URLs that reach it as "localhost"
   std::vector<ReceivedRequest> requests() const;
 
  private:
   void serve();
   void answer(int connection);
+  HttpRoute route_for(const std::string& target) const;
 
   HttpServerOptions options_;
   int listen_fd_ = -1;

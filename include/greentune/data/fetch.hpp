@@ -1,6 +1,7 @@
 #pragma once
-// Dataset downloads: a general resumable, verified file download (libcurl) and the local cache of the
-// IMDB archive that training reads.
+// Downloads: a general resumable, verified file download (libcurl), HEAD requests for the metadata of
+// a download, a lock for processes downloading the same file, and the local cache of the IMDB archive that
+// training reads.
 //
 // Environment variables:
 //   GREENTUNE_DATA_DIR     where downloaded datasets are kept (default $HOME/.cache/greentune)
@@ -15,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace greentune::data {
 
@@ -23,6 +26,9 @@ std::filesystem::path data_dir();
 
 struct DownloadRequest {
   std::string url;                              // http://, https://, ftp:// or file://
+  std::vector<std::string> headers;             // extra request header lines, e.g. "Authorization: Bearer
+                                                // TOKEN"; redirects to another host or port do not get
+                                                // them, so a token never reaches a CDN
   std::filesystem::path destination;            // replaced only by a complete, verified file
   std::optional<uint64_t> expected_size_bytes;  // checked when set
   std::string expected_sha256;                  // 64 hex digits; checked when not empty
@@ -47,6 +53,38 @@ struct DownloadResult {
 // .part is deleted so the next try starts clean), Error(io) when the destination cannot be written,
 // Error(not_found) for a missing file:// source, Error(usage) for a malformed URL or checksum.
 DownloadResult download_file(const DownloadRequest& request);
+
+// The status and header fields of one HTTP response.
+struct HttpResponseHead {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> fields;  // in the order received, values trimmed
+  std::string redirect_url;  // a 3xx answer's Location, resolved against the request URL; else empty
+
+  // The value of the first field with this name (compared case-insensitively); nullopt when absent.
+  std::optional<std::string> field(std::string_view name) const;
+};
+
+// Sends one HTTP(S) HEAD request with the extra header lines and returns the answer without following a
+// redirect, so the caller can read the redirect's own headers and decide where to go next. Every status is
+// returned, errors included. Throws Error(network) naming the URL when no answer comes (its fix: check the
+// connection, or offline_fix), Error(usage) for a malformed or non-HTTP URL.
+HttpResponseHead fetch_response_head(const std::string& url, const std::vector<std::string>& headers,
+                                     std::string_view offline_fix);
+
+// An exclusive advisory lock (flock) on lock_path, created when missing, held until destruction, so that
+// processes downloading the same file take turns: the second finds the first's finished file instead of
+// writing into the same .part. Waits, saying so on stderr, while another process holds it. Throws
+// Error(io) when the lock file cannot be created (its fix: unwritable_fix) or locked.
+class DownloadLock {
+ public:
+  DownloadLock(const std::filesystem::path& lock_path, std::string_view unwritable_fix);
+  ~DownloadLock();  // closing the file releases the lock
+  DownloadLock(const DownloadLock&) = delete;
+  DownloadLock& operator=(const DownloadLock&) = delete;
+
+ private:
+  int fd_;
+};
 
 // The published IMDB movie-review archive (Maas et al., 2011).
 inline constexpr std::string_view kImdbUrl =

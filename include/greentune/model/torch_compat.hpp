@@ -2,6 +2,7 @@
 // The one place that knows LibTorch versions apart: Debian's 1.13 (CPU) here, 2.x on GPU machines and
 // for most users. Everything version-specific is guarded with TORCH_VERSION_MAJOR/MINOR here.
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -33,5 +34,57 @@ inline torch::Tensor library_attention(const torch::Tensor& q, const torch::Tens
   return output.view({batch, heads, length, head_size});
 #endif
 }
+
+// Mixed precision for the scope of the guard: matmuls and linears run in dtype (bf16 or fp16) on
+// device_type, reductions and losses stay fp32, as torch.autocast does. LibTorch 2.4 replaced the
+// per-device setters (set_cpu_enabled, set_autocast_cpu_dtype) with device-typed ones.
+class AutocastGuard {
+ public:
+  AutocastGuard(c10::DeviceType device_type, torch::ScalarType dtype) : device_type_(device_type) {
+#if GREENTUNE_TORCH_AT_LEAST(2, 4)
+    previous_enabled_ = at::autocast::is_autocast_enabled(device_type_);
+    previous_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+    at::autocast::set_autocast_enabled(device_type_, true);
+    at::autocast::set_autocast_dtype(device_type_, dtype);
+#else
+    const bool cpu = device_type_ == c10::DeviceType::CPU;
+    previous_enabled_ = cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+    previous_dtype_ = cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+    if (cpu) {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    } else {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+
+  ~AutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0)
+      at::autocast::clear_cache();  // drop cached casted weights
+#if GREENTUNE_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(device_type_, previous_enabled_);
+    at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
+#else
+    if (device_type_ == c10::DeviceType::CPU) {
+      at::autocast::set_cpu_enabled(previous_enabled_);
+      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+    } else {
+      at::autocast::set_enabled(previous_enabled_);
+      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+    }
+#endif
+  }
+
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  c10::DeviceType device_type_;
+  bool previous_enabled_ = false;
+  torch::ScalarType previous_dtype_ = torch::kFloat;
+};
 
 }  // namespace greentune::model::compat

@@ -58,7 +58,9 @@ MappedFile::MappedFile(const fs::path& path) {
     ::close(descriptor);
     return;
   }
-  void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
+  // MAP_POPULATE maps every page up front: one system call instead of a page fault per 4 KiB when the
+  // whole file is read (model weights: 268 MB for distilbert-base).
+  void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, 0);
   const int map_error = errno;
   ::close(descriptor);  // the mapping keeps the file open
   if (address == MAP_FAILED) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/model/runtime.hpp"
@@ -15,7 +17,13 @@ model::PretrainedModel ModelFlags::load() {
   model::PretrainedOptions options;
   options.revision = revision;
   options.vocab = vocab;
+  const auto started = std::chrono::steady_clock::now();
   model::PretrainedModel loaded = model::load_pretrained(model, options);
+  int64_t parameters = 0;
+  for (const auto& parameter : loaded.model->parameters())
+    parameters += parameter.numel();
+  log::info(fmt::format("loaded {} ({:.1f}M parameters) in {:.2f} s", loaded.dir.string(), parameters / 1e6,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
   effective_max_length(loaded.model->config());  // fail before any work
   return loaded;
 }

@@ -146,6 +146,16 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t seed) {
   return hash;
 }
 
+void create_directories(const fs::path& directory, std::string_view fix) {
+  std::error_code ec;
+  fs::create_directories(directory, ec);
+  if (ec || !fs::is_directory(directory)) {
+    throw Error(ErrorCode::io, directory.string(),
+                "cannot create the directory: " + (ec ? ec.message() : std::string("a file is in the way")),
+                fix);
+  }
+}
+
 std::string env_or(const char* name, std::string_view fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {

@@ -93,13 +93,7 @@ uint64_t size_or_zero(const fs::path& path) {
 }
 
 void create_directory_for(const fs::path& directory) {
-  std::error_code ec;
-  fs::create_directories(directory, ec);
-  if (ec || !fs::is_directory(directory)) {
-    throw Error(ErrorCode::io, directory.string(),
-                "cannot create the download directory: " + (ec ? ec.message() : "a file is in the way"),
-                "set GREENTUNE_DATA_DIR (or --data-dir) to a writable directory");
-  }
+  greentune::create_directories(directory, "set GREENTUNE_DATA_DIR (or --data-dir) to a writable directory");
 }
 
 void ensure_curl_initialized() {

@@ -54,18 +54,11 @@ class BertClassifierImpl : public SequenceClassifierImpl {
     const int64_t width = config.hidden_size;
     auto bert = add_group(*this, "bert");
     auto embeddings = add_group(*bert, "embeddings");
-    word_embeddings_ = embeddings->register_module("word_embeddings",
-                                                   Embedding(config.vocab_size, width, config.pad_token_id));
-    position_embeddings_ =
-        embeddings->register_module("position_embeddings", Embedding(config.max_position_embeddings, width));
+    token_embeddings_ = add_token_embeddings(*embeddings, config);
     token_type_embeddings_ =
         embeddings->register_module("token_type_embeddings", Embedding(config.type_vocab_size, width));
     embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(config));
-    auto layers = add_group(*bert, "encoder")->register_module("layer", torch::nn::ModuleList());
-    for (int64_t i = 0; i < config.num_layers; ++i) {
-      layers_.push_back(std::make_shared<BertLayerImpl>(config));
-      layers->push_back(layers_.back());
-    }
+    layers_ = add_layers<BertLayerImpl>(*bert, "encoder", config);
     pooler_dense_ = add_group(*bert, "pooler")->register_module("dense", Linear(width, width));
     classifier_ = register_module("classifier", Linear(width, static_cast<int64_t>(config.num_labels())));
   }
@@ -73,20 +66,10 @@ class BertClassifierImpl : public SequenceClassifierImpl {
   ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                            bool keep_hidden_states) override {
     ClassifierOutput output;
-    const int64_t length = input_ids.size(1);
-    const torch::Tensor positions = torch::arange(length, input_ids.options());  // (T)
     // Single-segment inputs: every token has token type 0.
-    torch::Tensor x = word_embeddings_(input_ids) + position_embeddings_(positions) +
-                      token_type_embeddings_->weight[0];  // (B, T, C)
+    torch::Tensor x = token_embeddings_.forward(input_ids) + token_type_embeddings_->weight[0];  // (B, T, C)
     x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
-    if (keep_hidden_states)
-      output.hidden_states.push_back(x);
-    const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
-    for (const auto& layer : layers_) {
-      x = layer->forward(x, key_mask, config_);
-      if (keep_hidden_states)
-        output.hidden_states.push_back(x);
-    }
+    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, output);
     // Pooler: dense + tanh over [CLS]; then dropout -> classifier.
     torch::Tensor pooled = torch::tanh(pooler_dense_(x.select(1, 0)));  // (B, C)
     pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());
@@ -95,7 +78,8 @@ class BertClassifierImpl : public SequenceClassifierImpl {
   }
 
  private:
-  Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr}, token_type_embeddings_{nullptr};
+  TokenEmbeddings token_embeddings_;
+  Embedding token_type_embeddings_{nullptr};
   LayerNorm embeddings_layer_norm_{nullptr};
   std::vector<std::shared_ptr<BertLayerImpl>> layers_;
   Linear pooler_dense_{nullptr}, classifier_{nullptr};

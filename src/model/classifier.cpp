@@ -108,6 +108,15 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
   return activation == Activation::gelu ? torch::gelu(x) : torch::relu(x);
 }
 
+TokenEmbeddings add_token_embeddings(torch::nn::Module& embeddings, const ModelConfig& config) {
+  TokenEmbeddings token;
+  token.word = embeddings.register_module(
+      "word_embeddings", Embedding(config.vocab_size, config.hidden_size, config.pad_token_id));
+  token.position = embeddings.register_module("position_embeddings",
+                                              Embedding(config.max_position_embeddings, config.hidden_size));
+  return token;
+}
+
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features)
     : weight(register_parameter("weight", torch::empty({out_features, in_features}))),
       bias(register_parameter("bias", torch::empty({out_features}))) {}

@@ -49,16 +49,9 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
     const int64_t width = config.hidden_size;
     auto distilbert = add_group(*this, "distilbert");
     auto embeddings = add_group(*distilbert, "embeddings");
-    word_embeddings_ = embeddings->register_module("word_embeddings",
-                                                   Embedding(config.vocab_size, width, config.pad_token_id));
-    position_embeddings_ =
-        embeddings->register_module("position_embeddings", Embedding(config.max_position_embeddings, width));
+    token_embeddings_ = add_token_embeddings(*embeddings, config);
     embeddings_layer_norm_ = embeddings->register_module("LayerNorm", layer_norm(width));
-    auto layers = add_group(*distilbert, "transformer")->register_module("layer", torch::nn::ModuleList());
-    for (int64_t i = 0; i < config.num_layers; ++i) {
-      layers_.push_back(std::make_shared<DistilBertLayerImpl>(config));
-      layers->push_back(layers_.back());
-    }
+    layers_ = add_layers<DistilBertLayerImpl>(*distilbert, "transformer", config);
     pre_classifier_ = register_module("pre_classifier", Linear(width, width));
     classifier_ = register_module("classifier", Linear(width, static_cast<int64_t>(config.num_labels())));
   }
@@ -66,18 +59,9 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
   ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                            bool keep_hidden_states) override {
     ClassifierOutput output;
-    const int64_t length = input_ids.size(1);
-    const torch::Tensor positions = torch::arange(length, input_ids.options());       // (T)
-    torch::Tensor x = word_embeddings_(input_ids) + position_embeddings_(positions);  // (B, T, C)
+    torch::Tensor x = token_embeddings_.forward(input_ids);  // (B, T, C)
     x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
-    if (keep_hidden_states)
-      output.hidden_states.push_back(x);
-    const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
-    for (const auto& layer : layers_) {
-      x = layer->forward(x, key_mask, config_);
-      if (keep_hidden_states)
-        output.hidden_states.push_back(x);
-    }
+    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, output);
     // The [CLS] position's hidden state -> pre_classifier -> ReLU -> dropout -> classifier.
     torch::Tensor pooled = torch::relu(pre_classifier_(x.select(1, 0)));  // (B, C)
     pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());
@@ -86,7 +70,7 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
   }
 
  private:
-  Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
+  TokenEmbeddings token_embeddings_;
   LayerNorm embeddings_layer_norm_{nullptr};
   std::vector<std::shared_ptr<DistilBertLayerImpl>> layers_;
   Linear pre_classifier_{nullptr}, classifier_{nullptr};

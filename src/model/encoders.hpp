@@ -54,4 +54,46 @@ class LayerNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
+// Word embeddings (padding row = pad_token_id) and position embeddings, under Hugging Face's names in
+// the `embeddings` group.
+struct TokenEmbeddings {
+  Embedding word{nullptr}, position{nullptr};
+  // ids (B, T) -> word + position embeddings (B, T, C)
+  torch::Tensor forward(const torch::Tensor& input_ids) {
+    return word->forward(input_ids) +
+           position->forward(torch::arange(input_ids.size(1), input_ids.options()));
+  }
+};
+TokenEmbeddings add_token_embeddings(torch::nn::Module& embeddings, const ModelConfig& config);
+
+// config.num_layers layers of type Layer, registered as "<group>.layer.<i>".
+template <typename Layer>
+std::vector<std::shared_ptr<Layer>> add_layers(torch::nn::Module& parent, const std::string& group,
+                                               const ModelConfig& config) {
+  auto list = add_group(parent, group)->register_module("layer", torch::nn::ModuleList());
+  std::vector<std::shared_ptr<Layer>> layers;
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    layers.push_back(std::make_shared<Layer>(config));
+    list->push_back(layers.back());
+  }
+  return layers;
+}
+
+// x (B, T, C) through every layer with padded keys masked; each layer's output is kept in output when
+// keep_hidden_states.
+template <typename Layer>
+torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& attention_mask,
+                         const std::vector<std::shared_ptr<Layer>>& layers, const ModelConfig& config,
+                         bool keep_hidden_states, ClassifierOutput& output) {
+  if (keep_hidden_states)
+    output.hidden_states.push_back(x);
+  const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
+  for (const auto& layer : layers) {
+    x = layer->forward(x, key_mask, config);
+    if (keep_hidden_states)
+      output.hidden_states.push_back(x);
+  }
+  return x;
+}
+
 }  // namespace greentune::model::detail

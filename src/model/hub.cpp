@@ -130,13 +130,7 @@ std::string percent_encoded(std::string_view text) {
 }
 
 void create_directories_or_throw(const fs::path& directory) {
-  std::error_code ec;
-  fs::create_directories(directory, ec);
-  if (ec || !fs::is_directory(directory)) {
-    throw Error(ErrorCode::io, directory.string(),
-                "cannot create the directory: " + (ec ? ec.message() : "a file is in the way"),
-                "set HF_HUB_CACHE (or HF_HOME) to a writable directory");
-  }
+  greentune::create_directories(directory, "set HF_HUB_CACHE (or HF_HOME) to a writable directory");
 }
 
 bool is_present(const fs::path& path) {

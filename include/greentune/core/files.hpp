@@ -61,6 +61,10 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 // 64-bit FNV-1a: a fast, stable content fingerprint (not a cryptographic hash).
 uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL);
 
+// Creates directory and its parents. Throws Error(io) naming it, with fix as the remedy, when that fails
+// or a file is in the way.
+void create_directories(const std::filesystem::path& directory, std::string_view fix);
+
 // Environment variable or fallback when unset or empty.
 std::string env_or(const char* name, std::string_view fallback);
 

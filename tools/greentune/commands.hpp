@@ -11,5 +11,6 @@ void add_data_stats_command(CLI::App& data);  // data_stats.cpp
 void add_data_fetch_command(CLI::App& data);  // data_fetch.cpp
 void add_predict_command(CLI::App& app);      // predict.cpp
 void add_eval_command(CLI::App& app);         // eval.cpp
+void add_train_command(CLI::App& app);        // train.cpp
 
 }  // namespace greentune::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   greentune::cli::add_data_command(app);
   greentune::cli::add_predict_command(app);
   greentune::cli::add_eval_command(app);
+  greentune::cli::add_train_command(app);
 
   try {
     app.parse(argc, argv);

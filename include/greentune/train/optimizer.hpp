@@ -1,0 +1,37 @@
+#pragma once
+// The optimizers the study compares, as torch.optim builds them, with the Hugging Face Trainer's weight
+// decay convention: decay on parameters of 2 or more dimensions (embeddings, linear weights), none on
+// biases and LayerNorm parameters.
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string_view>
+
+namespace greentune::train {
+
+enum class OptimizerKind { adamw, adam, sgd };
+OptimizerKind parse_optimizer(std::string_view name);  // "adamw", "adam", "sgd"; Error(usage) otherwise
+std::string_view to_string(OptimizerKind kind);
+
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::adamw;
+  double lr = 5e-5;                               // the base learning rate; a schedule scales it each update
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
+  double momentum = 0.9;                          // SGD
+  bool nesterov = false;                          // SGD
+  double weight_decay = 0.01;  // AdamW: decoupled; Adam and SGD: L2 added to the gradient (torch.optim)
+};
+
+// Two parameter groups: [0] with weight decay (dim >= 2), [1] without.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
+                                                        const OptimizerOptions& options);
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
+// The global L2 norm of all gradients; when max_norm > 0, gradients are scaled down to it first
+// (torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), at most 1). Returns the norm
+// before clipping.
+double clip_gradients(const std::vector<torch::Tensor>& parameters, double max_norm);
+
+}  // namespace greentune::train

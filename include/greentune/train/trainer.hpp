@@ -1,0 +1,71 @@
+#pragma once
+// Fine-tuning a sequence classifier: one readable training loop that does what a Hugging Face Trainer run
+// does (same batches, schedules, optimizers, clipping, losses), with the strategies the study compares.
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "greentune/data/dataset.hpp"
+#include "greentune/data/sampler.hpp"
+#include "greentune/model/evaluate.hpp"
+#include "greentune/train/optimizer.hpp"
+#include "greentune/train/schedule.hpp"
+
+namespace greentune::train {
+
+enum class Precision { fp32, bf16, fp16 };
+Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16"; Error(usage) otherwise
+std::string_view to_string(Precision precision);
+
+struct TrainOptions {
+  std::string model = "distilbert-base-uncased";  // directory or hub id
+  data::DataSpec data;
+  std::filesystem::path vocab;      // empty: the model's vocab.txt
+  std::filesystem::path cache_dir;  // tokenized caches; empty: the default
+  std::filesystem::path output = "runs/latest";
+  size_t max_length = 512;  // tokens, [CLS] and [SEP] included
+  size_t batch_size = 16;   // examples per forward pass
+  int64_t epochs = 3;
+  int64_t max_steps = 0;  // optimizer updates; > 0 overrides epochs
+  OptimizerOptions optimizer;
+  Schedule schedule = Schedule::linear;
+  int64_t warmup_steps = 0;
+  double warmup_ratio = 0.0;     // used when warmup_steps is 0
+  double label_smoothing = 0.0;  // training loss only; eval_loss is never smoothed
+  std::optional<double> dropout, attention_dropout, classifier_dropout;  // unset: the model config's
+  Precision precision = Precision::fp32;
+  int64_t grad_accum = 1;      // micro-batches per optimizer update
+  double max_grad_norm = 1.0;  // 0 disables clipping
+  uint64_t seed = 42;
+  bool shuffle = true;
+  bool length_bucketing = true;  // with shuffle: batches of similar length; without shuffle: file order
+  size_t pad_to_multiple = 64;
+  double validation_fraction = 0.1;  // held out of train for evaluation
+  int64_t log_every = 50;            // updates between training rows in metrics.jsonl
+  int64_t eval_every = 0;            // updates between evaluations; 0: at the end of each epoch
+  int threads = 0;                   // CPU threads; 0: all cores
+};
+void to_json(nlohmann::json& json, const TrainOptions& options);
+
+struct TrainResult {
+  model::EvalMetrics final_eval;
+  std::optional<model::EvalMetrics> test;
+  model::EvalMetrics best;
+  int64_t best_step = 0;
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+  double train_seconds = 0.0;
+  double padding_fraction = 0.0;  // of the training batches
+  double peak_memory_mb = 0.0;    // peak resident set size of the process
+};
+
+// Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the
+// resolved options) and the final model in Hugging Face layout under model/. Files appear whole (temp
+// file + rename). Throws greentune::Error for bad options, data or models, and when the loss becomes
+// NaN or infinite.
+TrainResult train(const TrainOptions& options);
+
+}  // namespace greentune::train

@@ -1,0 +1,369 @@
+#include "greentune/train/trainer.hpp"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "greentune/core/error.hpp"
+#include "greentune/core/files.hpp"
+#include "greentune/core/log.hpp"
+#include "greentune/data/split.hpp"
+#include "greentune/data/tokenized_cache.hpp"
+#include "greentune/model/hub.hpp"
+#include "greentune/model/pretrained.hpp"
+#include "greentune/model/runtime.hpp"
+#include "greentune/model/torch_compat.hpp"
+
+namespace greentune::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Precision parse_precision(std::string_view name) {
+  if (name == "fp32")
+    return Precision::fp32;
+  if (name == "bf16")
+    return Precision::bf16;
+  if (name == "fp16")
+    return Precision::fp16;
+  throw Error(ErrorCode::usage, "--precision", fmt::format("unknown precision \"{}\"", name),
+              "use fp32, bf16 or fp16");
+}
+
+std::string_view to_string(Precision precision) {
+  switch (precision) {
+    case Precision::fp32:
+      return "fp32";
+    case Precision::bf16:
+      return "bf16";
+    case Precision::fp16:
+      return "fp16";
+  }
+  return "unknown";
+}
+
+void to_json(nlohmann::json& json, const TrainOptions& options) {
+  const auto optional = [](const std::optional<double>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  };
+  json = {{"model", options.model},
+          {"data", options.data.path.string()},
+          {"format", std::string(data::to_string(options.data.format))},
+          {"text-column", options.data.text_column},
+          {"label-column", options.data.label_column},
+          {"labels", options.data.label_names},
+          {"vocab", options.vocab.string()},
+          {"output", options.output.string()},
+          {"max-length", options.max_length},
+          {"batch-size", options.batch_size},
+          {"epochs", options.epochs},
+          {"max-steps", options.max_steps},
+          {"optimizer", std::string(to_string(options.optimizer.kind))},
+          {"lr", options.optimizer.lr},
+          {"betas", {options.optimizer.beta1, options.optimizer.beta2}},
+          {"eps", options.optimizer.eps},
+          {"momentum", options.optimizer.momentum},
+          {"nesterov", options.optimizer.nesterov},
+          {"weight-decay", options.optimizer.weight_decay},
+          {"schedule", std::string(to_string(options.schedule))},
+          {"warmup-steps", options.warmup_steps},
+          {"warmup-ratio", options.warmup_ratio},
+          {"label-smoothing", options.label_smoothing},
+          {"dropout", optional(options.dropout)},
+          {"attention-dropout", optional(options.attention_dropout)},
+          {"classifier-dropout", optional(options.classifier_dropout)},
+          {"precision", std::string(to_string(options.precision))},
+          {"grad-accum", options.grad_accum},
+          {"max-grad-norm", options.max_grad_norm},
+          {"seed", options.seed},
+          {"shuffle", options.shuffle},
+          {"bucketing", options.length_bucketing ? "length" : "none"},
+          {"pad-to-multiple", options.pad_to_multiple},
+          {"validation-fraction", options.validation_fraction},
+          {"log-every", options.log_every},
+          {"eval-every", options.eval_every},
+          {"threads", options.threads}};
+}
+
+namespace {
+
+void require(bool condition, const char* flag, const std::string& what, const char* fix) {
+  if (!condition)
+    throw Error(ErrorCode::usage, flag, what, fix);
+}
+
+void validate(const TrainOptions& options) {
+  require(options.batch_size > 0, "--batch-size", "must be at least 1", "pass --batch-size 16, say");
+  require(options.max_length >= 2, "--max-length", "must be at least 2 ([CLS] and [SEP])", "pass 128 or 512");
+  require(options.epochs > 0 || options.max_steps > 0, "--epochs", "no training: 0 epochs and no --max-steps",
+          "pass --epochs 1 or more, or --max-steps");
+  require(options.max_steps >= 0, "--max-steps", "must not be negative", "pass 0 (no limit) or more");
+  require(options.optimizer.lr > 0.0, "--lr", fmt::format("must be positive, got {}", options.optimizer.lr),
+          "pass e.g. --lr 5e-5");
+  require(options.grad_accum > 0, "--grad-accum", "must be at least 1", "pass 1 for no accumulation");
+  require(options.max_grad_norm >= 0.0, "--max-grad-norm", "must not be negative",
+          "pass 0 to disable clipping");
+  require(options.label_smoothing >= 0.0 && options.label_smoothing < 1.0, "--label-smoothing",
+          "must be in [0, 1)", "pass e.g. 0.1");
+  require(options.warmup_steps >= 0, "--warmup-steps", "must not be negative", "pass 0 or more");
+  require(options.warmup_ratio >= 0.0 && options.warmup_ratio <= 1.0, "--warmup-ratio", "must be in [0, 1]",
+          "pass e.g. 0.1");
+  require(options.log_every > 0, "--log-every", "must be at least 1", "pass e.g. 50");
+  require(options.eval_every >= 0, "--eval-every", "must not be negative", "pass 0 to evaluate each epoch");
+  for (const auto& [value, flag] :
+       {std::pair{options.dropout, "--dropout"}, std::pair{options.attention_dropout, "--attention-dropout"},
+        std::pair{options.classifier_dropout, "--classifier-dropout"}}) {
+    require(!value || (*value >= 0.0 && *value < 1.0), flag, "must be a probability in [0, 1)",
+            "pass e.g. 0.1");
+  }
+  require(options.precision != Precision::fp16, "--precision",
+          "fp16 needs a CUDA GPU (CPUs compute in bf16, not fp16)", "use --precision bf16 or fp32 on a CPU");
+}
+
+double peak_memory_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports kilobytes
+}
+
+// metrics.jsonl: rewritten whole (temp file + rename) at each row, so a reader never sees half a line.
+class MetricsLog {
+ public:
+  explicit MetricsLog(fs::path path) : path_(std::move(path)) {}
+  void add(const nlohmann::json& row) {
+    text_ += row.dump() + "\n";
+    write_file_atomically(path_, text_);
+  }
+
+ private:
+  fs::path path_;
+  std::string text_;
+};
+
+nlohmann::json eval_row(int64_t step, double epoch, const model::EvalMetrics& metrics) {
+  return {{"step", step},
+          {"epoch", epoch},
+          {"eval_loss", metrics.eval_loss},
+          {"accuracy", metrics.accuracy},
+          {"f1", metrics.macro_f1}};
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& options) {
+  validate(options);
+  const model::CpuRuntime runtime = model::configure_cpu_runtime(options.threads);
+  greentune::create_directories(options.output, "pass --output with a writable directory");
+
+  // The tokenizer comes with the model; the labels come with the data; the classifier head needs both.
+  const fs::path model_dir = model::resolve_model_dir(options.model);
+  const text::WordPieceTokenizer tokenizer = options.vocab.empty()
+                                                 ? text::WordPieceTokenizer::from_model_dir(model_dir)
+                                                 : text::WordPieceTokenizer::from_vocab_file(options.vocab);
+  const data::TokenizedDataset dataset = data::TokenizedDataset::open_or_build(
+      options.data, tokenizer, {options.cache_dir, static_cast<unsigned>(runtime.threads)});
+  model::PretrainedOptions pretrained_options;
+  pretrained_options.seed = options.seed;
+  pretrained_options.vocab = options.vocab;
+  pretrained_options.label_names = dataset.label_names();
+  model::PretrainedModel pretrained = model::load_pretrained(model_dir.string(), pretrained_options);
+  model::SequenceClassifierImpl& classifier = *pretrained.model;
+  const model::ModelConfig& config = classifier.config();
+  require(options.max_length <= static_cast<size_t>(config.max_position_embeddings), "--max-length",
+          fmt::format("{} is more than the model's {} positions", options.max_length,
+                      config.max_position_embeddings),
+          "lower --max-length");
+  classifier.set_dropout(options.dropout.value_or(config.hidden_dropout),
+                         options.attention_dropout.value_or(config.attention_dropout),
+                         options.classifier_dropout.value_or(config.classifier_dropout));
+
+  const data::TokenizedSplit& train_split = dataset.split("train");
+  const data::TrainValidationSplit held_out =
+      data::split_train_validation(train_split.size(), {options.validation_fraction, options.seed});
+  require(!held_out.validation.empty(), "--validation-fraction", "no validation examples to evaluate on",
+          "raise --validation-fraction (e.g. 0.1) or give more training data");
+  std::vector<size_t> lengths;
+  lengths.reserve(held_out.train.size());
+  for (const size_t index : held_out.train)
+    lengths.push_back(train_split.length(index));
+  data::SamplerOptions sampler_options;
+  sampler_options.batch_size = options.batch_size;
+  sampler_options.order = !options.shuffle           ? data::BatchOrder::sequential
+                          : options.length_bucketing ? data::BatchOrder::length_bucketed
+                                                     : data::BatchOrder::shuffled;
+  sampler_options.seed = options.seed;
+  sampler_options.pad_to_multiple = options.pad_to_multiple;
+  sampler_options.max_length = options.max_length;
+  const data::BatchSampler sampler(lengths, sampler_options);
+
+  const auto batches_per_epoch = static_cast<int64_t>(sampler.batches_per_epoch());
+  const int64_t updates_per_epoch = (batches_per_epoch + options.grad_accum - 1) / options.grad_accum;
+  const int64_t total_steps = options.max_steps > 0 ? options.max_steps : options.epochs * updates_per_epoch;
+  const int64_t epochs = (total_steps + updates_per_epoch - 1) / updates_per_epoch;
+  const int64_t warmup_steps = options.warmup_steps > 0
+                                   ? options.warmup_steps
+                                   : warmup_steps_from_ratio(options.warmup_ratio, total_steps);
+
+  nlohmann::json resolved = options;
+  resolved["model-dir"] = model_dir.string();
+  resolved["total-steps"] = total_steps;
+  resolved["resolved-warmup-steps"] = warmup_steps;
+  resolved["train-examples"] = held_out.train.size();
+  resolved["validation-examples"] = held_out.validation.size();
+  write_file_atomically(options.output / "config.json", resolved.dump(2) + "\n");
+  log::info(fmt::format("training {} ({}) on {} examples ({} held out), {} updates of {} x {} examples, {}",
+                        model_dir.string(), model::to_string(config.model_type), held_out.train.size(),
+                        held_out.validation.size(), total_steps, options.batch_size, options.grad_accum,
+                        to_string(options.precision)));
+
+  std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(classifier, options.optimizer);
+  const std::vector<torch::Tensor> parameters = classifier.parameters();
+  MetricsLog metrics_log(options.output / "metrics.jsonl");
+  const auto evaluate = [&](const data::TokenizedSplit& split, std::span<const size_t> indices) {
+    model::EvaluateOptions evaluate_options;
+    evaluate_options.max_length = options.max_length;
+    evaluate_options.batch_size = options.batch_size * 2;  // no activations kept for backward
+    const model::EvalMetrics metrics =
+        model::evaluate(classifier, split, indices, tokenizer.pad_id(), evaluate_options);
+    classifier.train();
+    return metrics;
+  };
+
+  TrainResult result;
+  torch::manual_seed(options.seed);  // dropout masks
+  classifier.train();
+  const auto started = Clock::now();
+  int64_t step = 0;
+  int64_t last_eval_step = -1;
+  size_t real_tokens = 0, padded_tokens = 0;
+  // Since the last training row: summed micro-batch losses, their count, examples and real tokens.
+  double window_loss = 0.0;
+  int64_t window_batches = 0;
+  size_t window_samples = 0, window_tokens = 0;
+  auto window_started = Clock::now();
+  const auto record_eval = [&](double epoch) {
+    const model::EvalMetrics metrics = evaluate(train_split, held_out.validation);
+    metrics_log.add(eval_row(step, epoch, metrics));
+    log::info(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", step, metrics.eval_loss,
+                          metrics.accuracy, metrics.macro_f1));
+    if (last_eval_step < 0 || metrics.accuracy > result.best.accuracy) {
+      result.best = metrics;
+      result.best_step = step;
+    }
+    result.final_eval = metrics;
+    last_eval_step = step;
+  };
+
+  for (int64_t epoch = 0; epoch < epochs && step < total_steps; ++epoch) {
+    const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
+    real_tokens += plan.real_tokens;
+    padded_tokens += plan.padded_tokens;
+    for (size_t batch_index = 0; batch_index < plan.batches.size() && step < total_steps; ++batch_index) {
+      const data::Batch& batch = plan.batches[batch_index];
+      std::vector<size_t> members;
+      members.reserve(batch.indices.size());
+      for (const size_t local : batch.indices)
+        members.push_back(held_out.train[local]);
+      const model::TensorBatch tensors =
+          model::collate(train_split, members, options.max_length, batch.padded_length, tokenizer.pad_id());
+
+      torch::Tensor logits;  // (B, num_labels)
+      if (options.precision == Precision::bf16) {
+        model::compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
+        logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
+      } else {
+        logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
+      }
+      // Mean cross-entropy over the batch, label smoothing included, in fp32 whatever the precision.
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(
+          logits.to(torch::kFloat), tensors.labels,
+          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        throw Error(ErrorCode::invalid_data, fmt::format("step {}", step),
+                    fmt::format("the training loss became {}", loss_value),
+                    "lower --lr, keep --max-grad-norm on, or train in fp32; the model was not saved");
+      }
+      (loss / static_cast<double>(options.grad_accum)).backward();
+      window_loss += loss_value;
+      ++window_batches;
+      window_samples += batch.indices.size();
+      window_tokens += batch.real_tokens;
+
+      const bool group_complete = static_cast<int64_t>(batch_index + 1) % options.grad_accum == 0 ||
+                                  batch_index + 1 == plan.batches.size();
+      if (!group_complete)
+        continue;
+      const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
+      const double lr = options.optimizer.lr * lr_factor(options.schedule, step, warmup_steps, total_steps);
+      set_learning_rate(*optimizer, lr);
+      optimizer->step();
+      optimizer->zero_grad();
+      ++step;
+      const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
+                                                                     static_cast<double>(plan.batches.size());
+
+      if (step % options.log_every == 0 || step == total_steps) {
+        const double seconds = std::chrono::duration<double>(Clock::now() - window_started).count();
+        metrics_log.add({{"step", step},
+                         {"epoch", epoch_progress},
+                         {"loss", window_loss / static_cast<double>(window_batches)},
+                         {"lr", lr},
+                         {"grad_norm", grad_norm},
+                         {"loss_scale", nullptr},
+                         {"samples_per_s", static_cast<double>(window_samples) / seconds},
+                         {"tokens_per_s", static_cast<double>(window_tokens) / seconds}});
+        log::info(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", step, total_steps,
+                              window_loss / static_cast<double>(window_batches), lr,
+                              static_cast<double>(window_samples) / seconds));
+        window_loss = 0.0;
+        window_batches = 0;
+        window_samples = window_tokens = 0;
+        window_started = Clock::now();
+      }
+      if (options.eval_every > 0 && step % options.eval_every == 0)
+        record_eval(epoch_progress);
+    }
+    if (options.eval_every == 0)
+      record_eval(static_cast<double>(epoch + 1));
+  }
+  if (last_eval_step != step)
+    record_eval(static_cast<double>(step) / static_cast<double>(updates_per_epoch));
+  result.train_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  result.steps = step;
+  result.padding_fraction =
+      padded_tokens == 0 ? 0.0 : 1.0 - static_cast<double>(real_tokens) / static_cast<double>(padded_tokens);
+
+  if (const data::TokenizedSplit* test_split = dataset.find_split("test")) {
+    std::vector<size_t> all(test_split->size());
+    for (size_t i = 0; i < all.size(); ++i)
+      all[i] = i;
+    result.test = evaluate(*test_split, all);
+    log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
+  }
+  model::save_pretrained(options.output / "model", classifier, tokenizer);
+  result.peak_memory_mb = peak_memory_mb();
+
+  nlohmann::json summary = {{"accuracy", result.final_eval.accuracy},
+                            {"f1", result.final_eval.macro_f1},
+                            {"eval_loss", result.final_eval.eval_loss},
+                            {"n", result.final_eval.n},
+                            {"best", {{"step", result.best_step}, {"metrics", result.best}}},
+                            {"train_seconds", result.train_seconds},
+                            {"steps", result.steps},
+                            {"skipped_steps", result.skipped_steps},
+                            {"peak_memory_mb", result.peak_memory_mb},
+                            {"padding_fraction", result.padding_fraction},
+                            {"config", resolved}};
+  if (result.test) {
+    summary["test_accuracy"] = result.test->accuracy;
+    summary["test"] = *result.test;
+  }
+  write_file_atomically(options.output / "result.json", summary.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace greentune::train

@@ -1,0 +1,175 @@
+// The training loop end to end on the tiny reference model and a small, learnable dataset.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "../model/model_test_support.hpp"
+#include "greentune/core/error.hpp"
+#include "greentune/model/pretrained.hpp"
+#include "greentune/train/trainer.hpp"
+
+namespace greentune::train {
+namespace {
+
+using ::testing::HasSubstr;
+
+// "great" reviews are positive, "bad" ones negative: a tiny model learns this in a few epochs.
+void write_sentiment_jsonl(const std::filesystem::path& path, int examples) {
+  std::string text;
+  for (int i = 0; i < examples; ++i) {
+    const bool positive = i % 2 == 0;
+    text += nlohmann::json{{"text", (positive ? "the movie was great w" : "the movie was bad w") +
+                                        std::to_string(100 + i % 700)},
+                           {"label", positive ? "pos" : "neg"}}
+                .dump() +
+            "\n";
+  }
+  testing::write_text(path, text);
+}
+
+TrainOptions small_run(const testing::TempDir& dir) {
+  testing::write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_sentiment_jsonl(dir / "reviews.jsonl", 160);
+  TrainOptions options;
+  options.model = (dir / "model").string();
+  options.data.path = dir / "reviews.jsonl";
+  options.cache_dir = dir / "cache";
+  options.output = dir / "run";
+  options.max_length = 32;
+  options.batch_size = 8;
+  options.epochs = 4;
+  options.optimizer.lr = 2e-3;
+  options.warmup_ratio = 0.1;
+  options.log_every = 5;
+  options.threads = 1;
+  options.validation_fraction = 0.2;
+  return options;
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(testing::read_text(path));
+  std::string line;
+  while (std::getline(lines, line))
+    rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+TEST(Trainer, LearnsASeparableTaskAndWritesMetricsResultAndModel) {
+  testing::TempDir dir;
+  const TrainOptions options = small_run(dir);
+  const TrainResult result = train(options);
+
+  // 128 training examples / 8 = 16 updates per epoch, 4 epochs.
+  EXPECT_EQ(result.steps, 64);
+  EXPECT_EQ(result.final_eval.n, 32u);
+  EXPECT_GE(result.final_eval.accuracy, 0.95) << "the model did not learn great vs bad";
+  EXPECT_GT(result.padding_fraction, 0.0);
+
+  const auto rows = read_jsonl(dir / "run/metrics.jsonl");
+  size_t train_rows = 0, eval_rows = 0;
+  double first_loss = -1.0, last_loss = -1.0;
+  for (const auto& row : rows) {
+    if (row.contains("loss")) {
+      ++train_rows;
+      for (const char* key :
+           {"step", "epoch", "lr", "grad_norm", "loss_scale", "samples_per_s", "tokens_per_s"}) {
+        EXPECT_TRUE(row.contains(key)) << key;
+      }
+      if (first_loss < 0)
+        first_loss = row.at("loss");
+      last_loss = row.at("loss");
+    } else {
+      ++eval_rows;
+      for (const char* key : {"step", "epoch", "eval_loss", "accuracy", "f1"})
+        EXPECT_TRUE(row.contains(key)) << key;
+    }
+  }
+  EXPECT_EQ(train_rows, 64u / 5u + 1u);  // every 5 updates, and the last one
+  EXPECT_EQ(eval_rows, 4u);              // one per epoch
+  EXPECT_LT(last_loss, first_loss);
+
+  const auto summary = nlohmann::json::parse(testing::read_text(dir / "run/result.json"));
+  for (const char* key : {"accuracy", "f1", "eval_loss", "best", "train_seconds", "steps", "skipped_steps",
+                          "peak_memory_mb", "padding_fraction", "config"}) {
+    EXPECT_TRUE(summary.contains(key)) << key;
+  }
+  EXPECT_EQ(summary.at("config").at("total-steps"), 64);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/config.json"));
+
+  // The saved model loads and carries the dataset's label names.
+  const auto saved = model::load_pretrained((dir / "run/model").string());
+  EXPECT_EQ(saved.model->config().id2label, (std::vector<std::string>{"neg", "pos"}));
+}
+
+TEST(Trainer, SameSeedSameLossesOtherSeedOtherLosses) {
+  testing::TempDir first_dir, second_dir, third_dir;
+  TrainOptions first = small_run(first_dir);
+  first.epochs = 1;
+  TrainOptions second = small_run(second_dir);
+  second.epochs = 1;
+  TrainOptions third = small_run(third_dir);
+  third.epochs = 1;
+  third.seed = 7;
+  train(first);
+  train(second);
+  train(third);
+  const auto losses = [](const std::filesystem::path& path) {
+    std::vector<double> values;
+    for (const auto& row : read_jsonl(path)) {
+      if (row.contains("loss"))
+        values.push_back(row.at("loss"));
+    }
+    return values;
+  };
+  EXPECT_EQ(losses(first_dir / "run/metrics.jsonl"), losses(second_dir / "run/metrics.jsonl"));
+  EXPECT_NE(losses(first_dir / "run/metrics.jsonl"), losses(third_dir / "run/metrics.jsonl"));
+}
+
+TEST(Trainer, Bf16AndGradientAccumulationRun) {
+  testing::TempDir dir;
+  TrainOptions options = small_run(dir);
+  options.epochs = 1;
+  options.precision = Precision::bf16;
+  options.grad_accum = 2;
+  options.label_smoothing = 0.1;
+  options.optimizer.kind = OptimizerKind::sgd;
+  options.optimizer.lr = 0.05;
+  options.schedule = Schedule::cosine;
+  const TrainResult result = train(options);
+  EXPECT_EQ(result.steps, 8);  // 16 micro-batches, 2 per update
+  EXPECT_TRUE(std::isfinite(result.final_eval.eval_loss));
+}
+
+TEST(Trainer, BadOptionsAreClearErrorsBeforeAnyWork) {
+  testing::TempDir dir;
+  const auto expect_usage = [&](TrainOptions options, const std::string& flag) {
+    try {
+      train(options);
+      FAIL() << "accepted bad " << flag;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::usage) << error.what();
+      EXPECT_THAT(error.what(), HasSubstr(flag));
+    }
+    EXPECT_FALSE(std::filesystem::exists(options.output / "result.json"));
+  };
+  TrainOptions options = small_run(dir);
+  options.batch_size = 0;
+  expect_usage(options, "--batch-size");
+  options = small_run(dir);
+  options.optimizer.lr = -1.0;
+  expect_usage(options, "--lr");
+  options = small_run(dir);
+  options.precision = Precision::fp16;
+  expect_usage(options, "--precision");
+  options = small_run(dir);
+  options.max_length = 100;  // the tiny model has 64 positions
+  expect_usage(options, "--max-length");
+  EXPECT_THROW(parse_optimizer("lamb"), Error);
+  EXPECT_THROW(parse_precision("int8"), Error);
+}
+
+}  // namespace
+}  // namespace greentune::train

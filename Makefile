@@ -27,8 +27,12 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The demo fine-tunes a small DistilBERT-shaped model (configs/demo-model, random init) on IMDB with the
+# BERT uncased vocabulary: DEMO_VOCAB=path/to/vocab.txt when ../shared is not there.
 demo: build
-	./$(BUILD_DIR)/greentune data stats --data $(DEMO_DATA) $(if $(DEMO_VOCAB),--vocab $(DEMO_VOCAB))
+	@test -n "$(DEMO_VOCAB)" || { echo "make demo needs the BERT uncased vocab.txt: run make demo DEMO_VOCAB=path/to/vocab.txt"; exit 2; }
+	./$(BUILD_DIR)/greentune train --config configs/demo-train.toml --data $(DEMO_DATA) --vocab $(DEMO_VOCAB)
+	@echo "demo run: runs/demo (metrics.jsonl, result.json, model/)"
 
 bench: build
 	bash scripts/setup.sh --bench

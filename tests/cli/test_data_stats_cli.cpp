@@ -154,7 +154,7 @@ TEST(DataStatsCli, ErrorsAreOneLineWithFileLineAndFix) {
   }
   const CommandResult no_data = run_cli("data stats");
   EXPECT_EQ(no_data.exit_code, 2);  // ErrorCode::usage
-  EXPECT_THAT(no_data.err, HasSubstr("--data is required"));
+  EXPECT_THAT(no_data.err, HasSubstr("--data: no dataset given"));
 }
 
 TEST(DataStatsCli, RealImdbArchive) {

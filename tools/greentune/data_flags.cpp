@@ -1,10 +1,15 @@
 #include "data_flags.hpp"
 
+#include "greentune/core/error.hpp"
 #include "greentune/data/fetch.hpp"
 
 namespace greentune::cli {
 
 data::DataSpec DataFlags::spec() const {
+  if (data.empty()) {
+    throw Error(ErrorCode::usage, "--data", "no dataset given",
+                "pass --data with an aclImdb folder or .tar.gz, a .jsonl/.csv/.tsv file, or imdb");
+  }
   data::check_split_options(split());
   data::DataSpec spec;
   spec.format = data::parse_format(format);
@@ -16,11 +21,10 @@ data::DataSpec DataFlags::spec() const {
 }
 
 void add_data_flags(CLI::App& command, DataFlags& flags) {
-  command
-      .add_option("--data", flags.data,
-                  "Dataset: an aclImdb folder or .tar.gz, a .jsonl/.json, .csv or .tsv file, or \"imdb\" for "
-                  "the downloaded IMDB archive (fetched when missing)")
-      ->required();
+  command.add_option(
+      "--data", flags.data,
+      "Dataset: an aclImdb folder or .tar.gz, a .jsonl/.json, .csv or .tsv file, or \"imdb\" for "
+      "the downloaded IMDB archive (fetched when missing); required");
   command.add_option("--format", flags.format, "auto, imdb, jsonl, csv or tsv")->capture_default_str();
   command.add_option("--text-column", flags.text_column, "JSONL field or CSV/TSV column of the text")
       ->capture_default_str();

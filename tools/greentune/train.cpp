@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "config_file.hpp"
 #include "data_flags.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
@@ -25,7 +26,7 @@ struct TrainFlags {
   std::string bucketing = "length";
   bool no_shuffle = false;
   std::string output = "runs/latest";
-  std::string cache_dir;
+  std::string config;
 };
 
 void print_table(const nlohmann::json& resolved) {
@@ -75,8 +76,10 @@ void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
   train::TrainOptions& options = flags->options;
   CLI::App* command = app.add_subcommand("train", "Fine-tune a BERT-family classifier on a labelled dataset");
-  command->set_config("--config", "", "TOML file whose keys are these options' names (flags win over it)");
-  command->allow_config_extras(CLI::config_extras_mode::error);
+  command
+      ->add_option("--config", flags->config,
+                   "TOML file whose keys are these options' names (flags win over it)")
+      ->check(CLI::ExistingFile);
   command->add_option("--model", options.model, "Model directory or Hugging Face hub id")
       ->capture_default_str();
   add_data_flags(*command, flags->data);
@@ -157,7 +160,11 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
-  command->callback([flags] { run_train(*flags); });
+  command->callback([flags, command] {
+    if (!flags->config.empty())
+      apply_config_file(*command, flags->config);
+    run_train(*flags);
+  });
 }
 
 }  // namespace greentune::cli

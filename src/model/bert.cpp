@@ -69,7 +69,7 @@ class BertClassifierImpl : public SequenceClassifierImpl {
     // Single-segment inputs: every token has token type 0.
     torch::Tensor x = token_embeddings_.forward(input_ids) + token_type_embeddings_->weight[0];  // (B, T, C)
     x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
-    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, output);
+    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, gradient_checkpointing_, output);
     // Pooler: dense + tanh over [CLS]; then dropout -> classifier.
     torch::Tensor pooled = torch::tanh(pooler_dense_(x.select(1, 0)));  // (B, C)
     pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());

@@ -61,7 +61,7 @@ class DistilBertClassifierImpl : public SequenceClassifierImpl {
     ClassifierOutput output;
     torch::Tensor x = token_embeddings_.forward(input_ids);  // (B, T, C)
     x = torch::dropout(embeddings_layer_norm_(x), config_.hidden_dropout, is_training());
-    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, output);
+    x = run_layers(x, attention_mask, layers_, config_, keep_hidden_states, gradient_checkpointing_, output);
     // The [CLS] position's hidden state -> pre_classifier -> ReLU -> dropout -> classifier.
     torch::Tensor pooled = torch::relu(pre_classifier_(x.select(1, 0)));  // (B, C)
     pooled = torch::dropout(pooled, config_.classifier_dropout, is_training());

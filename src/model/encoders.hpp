@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "greentune/model/classifier.hpp"
+#include "greentune/model/torch_compat.hpp"
 
 namespace greentune::model::detail {
 
@@ -79,17 +80,64 @@ std::vector<std::shared_ptr<Layer>> add_layers(torch::nn::Module& parent, const 
   return layers;
 }
 
+// The CPU generator's state: dropout masks drawn after restoring it repeat the ones drawn before.
+torch::Tensor cpu_rng_state();
+void set_cpu_rng_state(const torch::Tensor& state);
+
+// Gradient checkpointing of one encoder layer, as a custom autograd function: the forward pass keeps only
+// the layer's input; backward runs the layer again (same dropout masks: the generator state is saved and
+// restored; same autocast dtype) and back-propagates through the recomputation. Gradients equal the plain
+// ones bit for bit in fp32.
+template <typename Layer>
+class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer<Layer>> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x,
+                               const torch::Tensor& key_mask, Layer* layer, const ModelConfig* config) {
+    context->saved_data["layer"] = reinterpret_cast<int64_t>(layer);  // the model outlives its backward pass
+    context->saved_data["config"] = reinterpret_cast<int64_t>(config);
+    context->saved_data["rng"] = cpu_rng_state();
+    const auto autocast = compat::active_cpu_autocast();
+    context->saved_data["autocast"] = autocast ? static_cast<int64_t>(*autocast) : int64_t{-1};
+    context->save_for_backward({x, key_mask});
+    return layer->forward(x, key_mask, *config);  // autograd is off inside a custom function's forward
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list output_grads) {
+    auto* layer = reinterpret_cast<Layer*>(context->saved_data["layer"].toInt());
+    const auto* config = reinterpret_cast<const ModelConfig*>(context->saved_data["config"].toInt());
+    const auto saved = context->get_saved_variables();
+    const torch::Tensor x = saved[0].detach().requires_grad_(true);
+    const torch::Tensor after_forward_rng = cpu_rng_state();
+    set_cpu_rng_state(context->saved_data["rng"].toTensor());
+    torch::Tensor y;
+    {
+      torch::AutoGradMode enable_grad(true);
+      const int64_t autocast = context->saved_data["autocast"].toInt();
+      std::optional<compat::AutocastGuard> guard;
+      if (autocast >= 0)
+        guard.emplace(c10::DeviceType::CPU, static_cast<torch::ScalarType>(autocast));
+      y = layer->forward(x, saved[1], *config);
+    }
+    set_cpu_rng_state(after_forward_rng);
+    torch::autograd::backward({y}, {output_grads[0]});
+    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 // x (B, T, C) through every layer with padded keys masked; each layer's output is kept in output when
-// keep_hidden_states.
+// keep_hidden_states. checkpoint: recompute each layer in backward instead of keeping its activations.
 template <typename Layer>
 torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& attention_mask,
                          const std::vector<std::shared_ptr<Layer>>& layers, const ModelConfig& config,
-                         bool keep_hidden_states, ClassifierOutput& output) {
+                         bool keep_hidden_states, bool checkpoint, ClassifierOutput& output) {
   if (keep_hidden_states)
     output.hidden_states.push_back(x);
   const torch::Tensor key_mask = key_mask_from(attention_mask);  // (B, 1, 1, T)
   for (const auto& layer : layers) {
-    x = layer->forward(x, key_mask, config);
+    x = checkpoint && torch::GradMode::is_enabled()
+            ? CheckpointedLayer<Layer>::apply(x, key_mask, layer.get(), &config)
+            : layer->forward(x, key_mask, config);
     if (keep_hidden_states)
       output.hidden_states.push_back(x);
   }

@@ -76,6 +76,7 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
           {"attention-dropout", optional(options.attention_dropout)},
           {"classifier-dropout", optional(options.classifier_dropout)},
           {"precision", std::string(to_string(options.precision))},
+          {"grad-checkpointing", options.grad_checkpointing},
           {"grad-accum", options.grad_accum},
           {"max-grad-norm", options.max_grad_norm},
           {"seed", options.seed},
@@ -179,6 +180,7 @@ TrainResult train(const TrainOptions& options) {
   classifier.set_dropout(options.dropout.value_or(config.hidden_dropout),
                          options.attention_dropout.value_or(config.attention_dropout),
                          options.classifier_dropout.value_or(config.classifier_dropout));
+  classifier.set_gradient_checkpointing(options.grad_checkpointing);
 
   const data::TokenizedSplit& train_split = dataset.split("train");
   const data::TrainValidationSplit held_out =

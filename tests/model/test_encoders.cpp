@@ -2,6 +2,8 @@
 // gradient of the tiny reference models (tests/data_files/model, made with transformers 5.17) within 1e-5.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "greentune/model/classifier.hpp"
 #include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
@@ -140,6 +142,66 @@ TEST(Encoders, Bf16AutocastStaysCloseToFp32AndRestoresTheMode) {
   EXPECT_LT(max_abs_difference(bf16, fp32), 0.05);  // bf16 keeps 8 bits of mantissa
   EXPECT_GT(max_abs_difference(bf16, fp32), 0.0);   // and it really ran in reduced precision
   EXPECT_EQ(model->forward(input_ids, attention_mask).logits.scalar_type(), torch::kFloat);  // mode restored
+}
+
+}  // namespace
+}  // namespace greentune::model
+
+namespace greentune::model {
+namespace {
+
+// Gradients of one training step (dropout on) of the fixture, with and without checkpointing.
+std::map<std::string, torch::Tensor> training_gradients(const std::string& name, bool checkpoint, bool bf16) {
+  SequenceClassifier model = load_fixture(name);
+  model->train();
+  model->set_gradient_checkpointing(checkpoint);
+  const auto reference =
+      SafetensorsFile::open(testing::test_data_dir() / "model" / name / "reference.safetensors");
+  const torch::Tensor input_ids = tensor_view(reference.tensor("input_ids")).clone();
+  const torch::Tensor attention_mask = tensor_view(reference.tensor("attention_mask")).clone();
+  const torch::Tensor labels = tensor_view(reference.tensor("labels")).clone();
+  torch::manual_seed(11);
+  torch::Tensor logits;
+  if (bf16) {
+    compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
+    logits = model->forward(input_ids, attention_mask).logits;
+  } else {
+    logits = model->forward(input_ids, attention_mask).logits;
+  }
+  torch::cross_entropy_loss(logits.to(torch::kFloat), labels).backward();
+  std::map<std::string, torch::Tensor> gradients;
+  for (const auto& parameter : model->named_parameters())
+    gradients[parameter.key()] = parameter.value().grad();
+  return gradients;
+}
+
+TEST(Encoders, CheckpointedGradientsEqualPlainOnesBitForBit) {
+  for (const std::string name : {"distilbert_tiny", "bert_tiny"}) {
+    const auto plain = training_gradients(name, false, false);
+    const auto checkpointed = training_gradients(name, true, false);
+    ASSERT_EQ(plain.size(), checkpointed.size());
+    for (const auto& [parameter, gradient] : plain) {
+      ASSERT_TRUE(checkpointed.at(parameter).defined()) << parameter;
+      EXPECT_TRUE(torch::equal(gradient, checkpointed.at(parameter))) << name << " " << parameter;
+    }
+  }
+}
+
+TEST(Encoders, CheckpointingUnderBf16AutocastRecomputesInBf16) {
+  // bf16 kernels may sum in another order when recomputed: equal to bf16 rounding, not bit for bit.
+  const auto plain = training_gradients("distilbert_tiny", false, true);
+  const auto checkpointed = training_gradients("distilbert_tiny", true, true);
+  const auto fp32 = training_gradients("distilbert_tiny", false, false);
+  for (const auto& [parameter, gradient] : plain) {
+    const double scale = 1e-3 + gradient.abs().max().item<double>();
+    EXPECT_LT(max_abs_difference(gradient, checkpointed.at(parameter)), 2e-2 * scale) << parameter;
+  }
+  // ...and the recomputation really ran in bf16: its gradients differ from fp32 ones.
+  double largest_bf16_effect = 0.0;
+  for (const auto& [parameter, gradient] : checkpointed) {
+    largest_bf16_effect = std::max(largest_bf16_effect, max_abs_difference(gradient, fp32.at(parameter)));
+  }
+  EXPECT_GT(largest_bf16_effect, 0.0);
 }
 
 }  // namespace

@@ -128,7 +128,26 @@ TEST(Trainer, SameSeedSameLossesOtherSeedOtherLosses) {
   EXPECT_NE(losses(first_dir / "run/metrics.jsonl"), losses(third_dir / "run/metrics.jsonl"));
 }
 
-TEST(Trainer, Bf16AndGradientAccumulationRun) {
+TEST(Trainer, GradientCheckpointingGivesTheSameLossesInFp32) {
+  testing::TempDir plain_dir, checkpointed_dir;
+  TrainOptions plain = small_run(plain_dir);
+  plain.epochs = 1;
+  TrainOptions checkpointed = small_run(checkpointed_dir);
+  checkpointed.epochs = 1;
+  checkpointed.grad_checkpointing = true;
+  const TrainResult plain_result = train(plain);
+  const TrainResult checkpointed_result = train(checkpointed);
+  const auto losses = [](const std::filesystem::path& path) {
+    std::vector<double> values;
+    for (const auto& row : read_jsonl(path))
+      values.push_back(row.contains("loss") ? row.at("loss") : row.at("eval_loss"));
+    return values;
+  };
+  EXPECT_EQ(losses(plain_dir / "run/metrics.jsonl"), losses(checkpointed_dir / "run/metrics.jsonl"));
+  EXPECT_EQ(plain_result.final_eval.eval_loss, checkpointed_result.final_eval.eval_loss);
+}
+
+TEST(Trainer, Bf16GradientAccumulationAndCheckpointingRun) {
   testing::TempDir dir;
   TrainOptions options = small_run(dir);
   options.epochs = 1;
@@ -138,6 +157,7 @@ TEST(Trainer, Bf16AndGradientAccumulationRun) {
   options.optimizer.kind = OptimizerKind::sgd;
   options.optimizer.lr = 0.05;
   options.schedule = Schedule::cosine;
+  options.grad_checkpointing = true;
   const TrainResult result = train(options);
   EXPECT_EQ(result.steps, 8);  // 16 micro-batches, 2 per update
   EXPECT_TRUE(std::isfinite(result.final_eval.eval_loss));

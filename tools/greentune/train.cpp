@@ -139,6 +139,8 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.999));
   command->add_option("--precision", flags->precision, "fp32 or bf16 (fp16 needs a CUDA GPU)")
       ->capture_default_str();
+  command->add_flag("--grad-checkpointing", options.grad_checkpointing,
+                    "Recompute each encoder layer in backward instead of keeping its activations");
   command->add_option("--grad-accum", options.grad_accum, "Micro-batches per optimizer update")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16))
       ->capture_default_str();

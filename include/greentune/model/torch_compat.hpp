@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <optional>
+
 #define GREENTUNE_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
@@ -32,6 +34,19 @@ inline torch::Tensor library_attention(const torch::Tensor& q, const torch::Tens
       q.reshape({batch * heads, length, head_size}), k.reshape({batch * heads, k.size(2), head_size}),
       v.reshape({batch * heads, v.size(2), head_size}), additive, dropout_p, false, false));
   return output.view({batch, heads, length, head_size});
+#endif
+}
+
+// The reduced dtype CPU autocast runs in now, or nullopt when it is off.
+inline std::optional<torch::ScalarType> active_cpu_autocast() {
+#if GREENTUNE_TORCH_AT_LEAST(2, 4)
+  if (!at::autocast::is_autocast_enabled(c10::DeviceType::CPU))
+    return std::nullopt;
+  return at::autocast::get_autocast_dtype(c10::DeviceType::CPU);
+#else
+  if (!at::autocast::is_cpu_enabled())
+    return std::nullopt;
+  return at::autocast::get_autocast_cpu_dtype();
 #endif
 }
 

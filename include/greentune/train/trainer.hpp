@@ -37,8 +37,9 @@ struct TrainOptions {
   double label_smoothing = 0.0;  // training loss only; eval_loss is never smoothed
   std::optional<double> dropout, attention_dropout, classifier_dropout;  // unset: the model config's
   Precision precision = Precision::fp32;
-  int64_t grad_accum = 1;      // micro-batches per optimizer update
-  double max_grad_norm = 1.0;  // 0 disables clipping
+  bool grad_checkpointing = false;  // recompute encoder layers in backward: less memory, same gradients
+  int64_t grad_accum = 1;           // micro-batches per optimizer update
+  double max_grad_norm = 1.0;       // 0 disables clipping
   uint64_t seed = 42;
   bool shuffle = true;
   bool length_bucketing = true;  // with shuffle: batches of similar length; without shuffle: file order

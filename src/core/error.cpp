@@ -20,6 +20,8 @@ std::string_view to_string(ErrorCode code) {
       return "integrity";
     case ErrorCode::internal:
       return "internal";
+    case ErrorCode::interrupted:
+      return "interrupted";
   }
   return "unknown";
 }

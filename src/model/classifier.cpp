@@ -108,18 +108,6 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
   return activation == Activation::gelu ? torch::gelu(x) : torch::relu(x);
 }
 
-torch::Tensor cpu_rng_state() {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
-void set_cpu_rng_state(const torch::Tensor& state) {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
-}
-
 TokenEmbeddings add_token_embeddings(torch::nn::Module& embeddings, const ModelConfig& config) {
   TokenEmbeddings token;
   token.word = embeddings.register_module(

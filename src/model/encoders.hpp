@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "greentune/model/classifier.hpp"
+#include "greentune/model/runtime.hpp"
 #include "greentune/model/torch_compat.hpp"
 
 namespace greentune::model::detail {
@@ -79,10 +80,6 @@ std::vector<std::shared_ptr<Layer>> add_layers(torch::nn::Module& parent, const 
   }
   return layers;
 }
-
-// The CPU generator's state: dropout masks drawn after restoring it repeat the ones drawn before.
-torch::Tensor cpu_rng_state();
-void set_cpu_rng_state(const torch::Tensor& state);
 
 // Gradient checkpointing of one encoder layer, as a custom autograd function: the forward pass keeps only
 // the layer's input; backward runs the layer again (same dropout masks: the generator state is saved and

@@ -54,6 +54,13 @@ void to_json(nlohmann::json& json, const EvalMetrics& metrics) {
           {"n", metrics.n}};
 }
 
+void from_json(const nlohmann::json& json, EvalMetrics& metrics) {
+  json.at("accuracy").get_to(metrics.accuracy);
+  json.at("f1").get_to(metrics.macro_f1);
+  json.at("eval_loss").get_to(metrics.eval_loss);
+  json.at("n").get_to(metrics.n);
+}
+
 MetricsAccumulator::MetricsAccumulator(size_t num_labels)
     : num_labels_(num_labels),
       true_positive_(num_labels),

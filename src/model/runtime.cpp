@@ -35,6 +35,18 @@ std::string loaded_blas_library() {
 
 }  // namespace
 
+torch::Tensor cpu_rng_state() {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_cpu_rng_state(const torch::Tensor& state) {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
 CpuRuntime configure_cpu_runtime(int threads) {
   static constexpr int mmap_threshold_bytes = 32 << 20;
   mallopt(M_MMAP_THRESHOLD, mmap_threshold_bytes);

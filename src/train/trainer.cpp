@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <optional>
 
 #include "greentune/core/error.hpp"
@@ -16,6 +17,7 @@
 #include "greentune/model/pretrained.hpp"
 #include "greentune/model/runtime.hpp"
 #include "greentune/model/torch_compat.hpp"
+#include "greentune/model/weights.hpp"
 
 namespace greentune::train {
 
@@ -86,6 +88,8 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
           {"validation-fraction", options.validation_fraction},
           {"log-every", options.log_every},
           {"eval-every", options.eval_every},
+          {"save-every", options.save_every},
+          {"resume", options.resume},
           {"threads", options.threads}};
 }
 
@@ -138,6 +142,14 @@ class MetricsLog {
     text_ += row.dump() + "\n";
     write_file_atomically(path_, text_);
   }
+  // A resumed run continues the rows of its checkpoint (rows written after it are dropped: they are
+  // recomputed identically).
+  void restore(std::string text) {
+    text_ = std::move(text);
+    if (!text_.empty())
+      write_file_atomically(path_, text_);
+  }
+  const std::string& text() const { return text_; }
 
  private:
   fs::path path_;
@@ -150,6 +162,152 @@ nlohmann::json eval_row(int64_t step, double epoch, const model::EvalMetrics& me
           {"eval_loss", metrics.eval_loss},
           {"accuracy", metrics.accuracy},
           {"f1", metrics.macro_f1}};
+}
+
+// Where a run stands between two optimizer updates: everything a checkpoint must hold for a resumed run
+// to continue exactly as an uninterrupted one would.
+struct LoopState {
+  int64_t step = 0;       // optimizer updates done
+  int64_t epoch = 0;      // the epoch of the next batch
+  size_t next_batch = 0;  // its index in that epoch's plan
+  int64_t last_eval_step = -1;
+  size_t real_tokens = 0, padded_tokens = 0;  // of the epochs begun
+  // Since the last training row: summed micro-batch losses, their count, examples and real tokens.
+  double window_loss = 0.0;
+  int64_t window_batches = 0;
+  size_t window_samples = 0, window_tokens = 0;
+  model::EvalMetrics best, final_eval;
+  int64_t best_step = 0;
+  double train_seconds = 0.0;  // spent by earlier processes of this run
+  std::string metrics_text;    // metrics.jsonl so far
+};
+
+void to_json(nlohmann::json& json, const LoopState& state) {
+  json = {{"step", state.step},
+          {"epoch", state.epoch},
+          {"next_batch", state.next_batch},
+          {"last_eval_step", state.last_eval_step},
+          {"real_tokens", state.real_tokens},
+          {"padded_tokens", state.padded_tokens},
+          {"window_loss", state.window_loss},
+          {"window_batches", state.window_batches},
+          {"window_samples", state.window_samples},
+          {"window_tokens", state.window_tokens},
+          {"best", state.best},
+          {"final_eval", state.final_eval},
+          {"best_step", state.best_step},
+          {"train_seconds", state.train_seconds},
+          {"metrics_text", state.metrics_text}};
+}
+
+void from_json(const nlohmann::json& json, LoopState& state) {
+  json.at("step").get_to(state.step);
+  json.at("epoch").get_to(state.epoch);
+  json.at("next_batch").get_to(state.next_batch);
+  json.at("last_eval_step").get_to(state.last_eval_step);
+  json.at("real_tokens").get_to(state.real_tokens);
+  json.at("padded_tokens").get_to(state.padded_tokens);
+  json.at("window_loss").get_to(state.window_loss);
+  json.at("window_batches").get_to(state.window_batches);
+  json.at("window_samples").get_to(state.window_samples);
+  json.at("window_tokens").get_to(state.window_tokens);
+  json.at("best").get_to(state.best);
+  json.at("final_eval").get_to(state.final_eval);
+  json.at("best_step").get_to(state.best_step);
+  json.at("train_seconds").get_to(state.train_seconds);
+  json.at("metrics_text").get_to(state.metrics_text);
+}
+
+// A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
+// state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written
+// atomically: a process killed at any moment leaves the previous checkpoint or the new one, never half.
+void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
+                     torch::optim::Optimizer& optimizer) {
+  const std::string name = fmt::format("checkpoint-{}", state.step);
+  const fs::path directory = output / name;
+  const fs::path temporary = output / (name + ".tmp");
+  std::error_code ec;
+  fs::remove_all(temporary, ec);
+  greentune::create_directories(temporary, "pass --output with a writable directory");
+  model::save_weights(model, temporary / "model.safetensors");
+  torch::save(optimizer, (temporary / "optimizer.pt").string());
+  torch::save(model::cpu_rng_state(), (temporary / "rng.pt").string());
+  write_file_atomically(temporary / "state.json", nlohmann::json(state).dump() + "\n");
+  fs::remove_all(directory, ec);
+  fs::rename(temporary, directory, ec);
+  if (ec) {
+    throw Error(ErrorCode::io, directory.string(), "cannot write the checkpoint: " + ec.message(),
+                "check free disk space and permissions of --output");
+  }
+  write_file_atomically(output / "checkpoint.json",
+                        nlohmann::json{{"dir", name}, {"step", state.step}}.dump() + "\n");
+  for (const auto& entry : fs::directory_iterator(output, ec)) {  // older checkpoints are superseded
+    const std::string entry_name = entry.path().filename().string();
+    if (entry_name.rfind("checkpoint-", 0) == 0 && entry_name != name)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
+// Restores the newest checkpoint of output into state, model and optimizer; false when there is none.
+bool load_checkpoint(const fs::path& output, LoopState& state, model::SequenceClassifierImpl& model,
+                     torch::optim::Optimizer& optimizer) {
+  std::error_code ec;
+  if (!fs::exists(output / "checkpoint.json", ec))
+    return false;
+  try {
+    const auto pointer = nlohmann::json::parse(read_file(output / "checkpoint.json"));
+    const fs::path directory = output / pointer.at("dir").get<std::string>();
+    const model::LoadReport report =
+        model::load_weights(model, model::SafetensorsFile::open(directory / "model.safetensors"));
+    if (!report.missing_keys.empty()) {
+      throw Error(ErrorCode::invalid_data, directory.string(),
+                  "the checkpoint lacks " + report.missing_keys.front(),
+                  "resume with the same model and labels, or start a new --output");
+    }
+    torch::load(optimizer, (directory / "optimizer.pt").string());
+    torch::Tensor rng;
+    torch::load(rng, (directory / "rng.pt").string());
+    model::set_cpu_rng_state(rng);
+    state = nlohmann::json::parse(read_file(directory / "state.json")).get<LoopState>();
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(ErrorCode::parse, (output / "checkpoint.json").string(),
+                std::string("damaged checkpoint: ") + error.what(),
+                "remove the checkpoint files to start over");
+  } catch (const c10::Error& error) {
+    throw Error(ErrorCode::parse, output.string(),
+                std::string("damaged checkpoint: ") + error.what_without_backtrace(),
+                "remove the checkpoint files to start over");
+  }
+  return true;
+}
+
+// Ctrl-C (SIGINT) asks the loop to write a checkpoint and stop; the handler only sets a flag.
+volatile std::sig_atomic_t interrupt_requested = 0;
+
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    interrupt_requested = 0;
+    previous_ = std::signal(SIGINT, [](int) { interrupt_requested = 1; });
+  }
+  ~InterruptGuard() { std::signal(SIGINT, previous_); }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  void (*previous_)(int);
+};
+
+bool interrupted() {
+  return interrupt_requested != 0;
+}
+
+void stop_if_interrupted(int64_t step, const fs::path& output) {
+  if (interrupted()) {
+    throw Error(ErrorCode::interrupted, output.string(),
+                fmt::format("interrupted at step {}; a checkpoint was written", step),
+                "run the same command with --resume to continue");
+  }
 }
 
 }  // namespace
@@ -236,34 +394,48 @@ TrainResult train(const TrainOptions& options) {
 
   TrainResult result;
   torch::manual_seed(options.seed);  // dropout masks
+  LoopState state;
+  if (options.resume && load_checkpoint(options.output, state, classifier, *optimizer)) {
+    log::info(fmt::format("resumed from the checkpoint at step {} (epoch {}, batch {})", state.step,
+                          state.epoch, state.next_batch));
+  } else if (options.resume) {
+    log::info(fmt::format("no checkpoint in {}: starting from the beginning", options.output.string()));
+  }
+  metrics_log.restore(state.metrics_text);
+  const InterruptGuard interrupt;  // Ctrl-C: checkpoint and stop cleanly
   classifier.train();
   const auto started = Clock::now();
-  int64_t step = 0;
-  int64_t last_eval_step = -1;
-  size_t real_tokens = 0, padded_tokens = 0;
-  // Since the last training row: summed micro-batch losses, their count, examples and real tokens.
-  double window_loss = 0.0;
-  int64_t window_batches = 0;
-  size_t window_samples = 0, window_tokens = 0;
   auto window_started = Clock::now();
   const auto record_eval = [&](double epoch) {
     const model::EvalMetrics metrics = evaluate(train_split, held_out.validation);
-    metrics_log.add(eval_row(step, epoch, metrics));
-    log::info(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", step, metrics.eval_loss,
-                          metrics.accuracy, metrics.macro_f1));
-    if (last_eval_step < 0 || metrics.accuracy > result.best.accuracy) {
-      result.best = metrics;
-      result.best_step = step;
+    metrics_log.add(eval_row(state.step, epoch, metrics));
+    log::info(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step,
+                          metrics.eval_loss, metrics.accuracy, metrics.macro_f1));
+    if (state.last_eval_step < 0 || metrics.accuracy > state.best.accuracy) {
+      state.best = metrics;
+      state.best_step = state.step;
     }
-    result.final_eval = metrics;
-    last_eval_step = step;
+    state.final_eval = metrics;
+    state.last_eval_step = state.step;
+  };
+  const auto checkpoint = [&](int64_t epoch, size_t next_batch) {
+    state.epoch = epoch;
+    state.next_batch = next_batch;
+    state.metrics_text = metrics_log.text();
+    state.train_seconds += std::chrono::duration<double>(Clock::now() - started).count();
+    save_checkpoint(options.output, state, classifier, *optimizer);
+    state.train_seconds -= std::chrono::duration<double>(Clock::now() - started).count();
   };
 
-  for (int64_t epoch = 0; epoch < epochs && step < total_steps; ++epoch) {
+  for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps; ++epoch) {
     const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
-    real_tokens += plan.real_tokens;
-    padded_tokens += plan.padded_tokens;
-    for (size_t batch_index = 0; batch_index < plan.batches.size() && step < total_steps; ++batch_index) {
+    const size_t first_batch = epoch == state.epoch ? state.next_batch : 0;
+    if (first_batch == 0) {
+      state.real_tokens += plan.real_tokens;
+      state.padded_tokens += plan.padded_tokens;
+    }
+    for (size_t batch_index = first_batch; batch_index < plan.batches.size() && state.step < total_steps;
+         ++batch_index) {
       const data::Batch& batch = plan.batches[batch_index];
       std::vector<size_t> members;
       members.reserve(batch.indices.size());
@@ -285,59 +457,72 @@ TrainResult train(const TrainOptions& options) {
           torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
-        throw Error(ErrorCode::invalid_data, fmt::format("step {}", step),
+        throw Error(ErrorCode::invalid_data, fmt::format("step {}", state.step),
                     fmt::format("the training loss became {}", loss_value),
-                    "lower --lr, keep --max-grad-norm on, or train in fp32; the model was not saved");
+                    "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
       }
       (loss / static_cast<double>(options.grad_accum)).backward();
-      window_loss += loss_value;
-      ++window_batches;
-      window_samples += batch.indices.size();
-      window_tokens += batch.real_tokens;
+      state.window_loss += loss_value;
+      ++state.window_batches;
+      state.window_samples += batch.indices.size();
+      state.window_tokens += batch.real_tokens;
 
       const bool group_complete = static_cast<int64_t>(batch_index + 1) % options.grad_accum == 0 ||
                                   batch_index + 1 == plan.batches.size();
       if (!group_complete)
         continue;
       const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
-      const double lr = options.optimizer.lr * lr_factor(options.schedule, step, warmup_steps, total_steps);
+      const double lr =
+          options.optimizer.lr * lr_factor(options.schedule, state.step, warmup_steps, total_steps);
       set_learning_rate(*optimizer, lr);
       optimizer->step();
       optimizer->zero_grad();
-      ++step;
+      ++state.step;
       const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
                                                                      static_cast<double>(plan.batches.size());
 
-      if (step % options.log_every == 0 || step == total_steps) {
+      if (state.step % options.log_every == 0 || state.step == total_steps) {
         const double seconds = std::chrono::duration<double>(Clock::now() - window_started).count();
-        metrics_log.add({{"step", step},
+        const double mean_loss = state.window_loss / static_cast<double>(state.window_batches);
+        metrics_log.add({{"step", state.step},
                          {"epoch", epoch_progress},
-                         {"loss", window_loss / static_cast<double>(window_batches)},
+                         {"loss", mean_loss},
                          {"lr", lr},
                          {"grad_norm", grad_norm},
                          {"loss_scale", nullptr},
-                         {"samples_per_s", static_cast<double>(window_samples) / seconds},
-                         {"tokens_per_s", static_cast<double>(window_tokens) / seconds}});
-        log::info(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", step, total_steps,
-                              window_loss / static_cast<double>(window_batches), lr,
-                              static_cast<double>(window_samples) / seconds));
-        window_loss = 0.0;
-        window_batches = 0;
-        window_samples = window_tokens = 0;
+                         {"samples_per_s", static_cast<double>(state.window_samples) / seconds},
+                         {"tokens_per_s", static_cast<double>(state.window_tokens) / seconds}});
+        log::info(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state.step, total_steps,
+                              mean_loss, lr, static_cast<double>(state.window_samples) / seconds));
+        state.window_loss = 0.0;
+        state.window_batches = 0;
+        state.window_samples = state.window_tokens = 0;
         window_started = Clock::now();
       }
-      if (options.eval_every > 0 && step % options.eval_every == 0)
+      if (options.eval_every > 0 && state.step % options.eval_every == 0)
         record_eval(epoch_progress);
+      if (batch_index + 1 < plan.batches.size() &&
+          ((options.save_every > 0 && state.step % options.save_every == 0) || interrupted())) {
+        checkpoint(epoch, batch_index + 1);
+        stop_if_interrupted(state.step, options.output);
+      }
     }
     if (options.eval_every == 0)
       record_eval(static_cast<double>(epoch + 1));
+    checkpoint(epoch + 1, 0);
+    stop_if_interrupted(state.step, options.output);
   }
-  if (last_eval_step != step)
-    record_eval(static_cast<double>(step) / static_cast<double>(updates_per_epoch));
-  result.train_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  result.steps = step;
-  result.padding_fraction =
-      padded_tokens == 0 ? 0.0 : 1.0 - static_cast<double>(real_tokens) / static_cast<double>(padded_tokens);
+  if (state.last_eval_step != state.step) {
+    record_eval(static_cast<double>(state.step) / static_cast<double>(updates_per_epoch));
+  }
+  result.final_eval = state.final_eval;
+  result.best = state.best;
+  result.best_step = state.best_step;
+  result.train_seconds = state.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
+  result.steps = state.step;
+  result.padding_fraction = state.padded_tokens == 0 ? 0.0
+                                                     : 1.0 - static_cast<double>(state.real_tokens) /
+                                                                 static_cast<double>(state.padded_tokens);
 
   if (const data::TokenizedSplit* test_split = dataset.find_split("test")) {
     std::vector<size_t> all(test_split->size());

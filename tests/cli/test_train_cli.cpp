@@ -1,8 +1,14 @@
-// `greentune train` end to end: a TOML config, flags overriding it, and config errors.
+// `greentune train` end to end: a TOML config, flags overriding it, config errors, resume after SIGKILL.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "../model/model_test_support.hpp"
 #include "test_support.hpp"
@@ -72,6 +78,116 @@ TEST(TrainCli, ConfigErrorsAreClear) {
   EXPECT_EQ(precision.exit_code, 2);
   EXPECT_THAT(precision.err, HasSubstr("unknown precision \"int8\""));
   EXPECT_FALSE(std::filesystem::exists(dir / "run/result.json"));
+}
+
+}  // namespace
+}  // namespace greentune::testing
+
+namespace greentune::testing {
+namespace {
+
+// metrics.jsonl without the timing fields, which no two runs share.
+std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(read_text(path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto row = nlohmann::json::parse(line);
+    row.erase("samples_per_s");
+    row.erase("tokens_per_s");
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  std::string reviews;
+  for (int i = 0; i < 160; ++i) {
+    reviews += i % 2 ? "{\"text\": \"the movie was great w" + std::to_string(100 + i) + "\", \"label\": 1}\n"
+                     : "{\"text\": \"bad movie w" + std::to_string(100 + i) + "\", \"label\": 0}\n";
+  }
+  write_text(dir / "reviews.jsonl", reviews);
+  const auto arguments = [&](const std::string& output) {
+    return std::vector<std::string>{GREENTUNE_CLI_PATH,
+                                    "-q",
+                                    "train",
+                                    "--model",
+                                    (dir / "model").string(),
+                                    "--data",
+                                    (dir / "reviews.jsonl").string(),
+                                    "--cache-dir",
+                                    (dir / "cache").string(),
+                                    "--output",
+                                    (dir / output).string(),
+                                    "--max-length",
+                                    "16",
+                                    "--batch-size",
+                                    "8",
+                                    "--epochs",
+                                    "8",
+                                    "--lr",
+                                    "0.002",
+                                    "--warmup-ratio",
+                                    "0.1",
+                                    "--save-every",
+                                    "5",
+                                    "--log-every",
+                                    "3",
+                                    "--eval-every",
+                                    "7",
+                                    "--threads",
+                                    "1"};
+  };
+  const auto spawn = [](const std::vector<std::string>& args) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (const auto& arg : args)
+        argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      freopen("/dev/null", "w", stdout);
+      freopen("/dev/null", "w", stderr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    return pid;
+  };
+  const auto wait_for = [](pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+  };
+
+  const int uninterrupted = wait_for(spawn(arguments("whole")));
+  ASSERT_TRUE(WIFEXITED(uninterrupted) && WEXITSTATUS(uninterrupted) == 0);
+
+  // Kill the second run with SIGKILL as soon as its first checkpoint exists, mid-training.
+  const pid_t victim = spawn(arguments("killed"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(dir / "killed/checkpoint.json") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  const int killed = wait_for(victim);
+  ASSERT_TRUE(WIFSIGNALED(killed)) << "the run finished before it could be killed";
+  EXPECT_FALSE(std::filesystem::exists(dir / "killed/result.json"));
+
+  std::vector<std::string> resume = arguments("killed");
+  resume.push_back("--resume");
+  const int resumed = wait_for(spawn(resume));
+  ASSERT_TRUE(WIFEXITED(resumed) && WEXITSTATUS(resumed) == 0);
+
+  const auto whole_rows = metrics_without_timing(dir / "whole/metrics.jsonl");
+  EXPECT_GT(whole_rows.size(), 20u);
+  EXPECT_EQ(metrics_without_timing(dir / "killed/metrics.jsonl"), whole_rows);
+  const auto whole = nlohmann::json::parse(read_text(dir / "whole/result.json"));
+  const auto killed_result = nlohmann::json::parse(read_text(dir / "killed/result.json"));
+  for (const char* key : {"accuracy", "f1", "eval_loss", "steps", "best", "padding_fraction"}) {
+    EXPECT_EQ(killed_result.at(key), whole.at(key)) << key;
+  }
 }
 
 }  // namespace

@@ -161,6 +161,12 @@ void add_train_command(CLI::App& app) {
   command->add_option("--eval-every", options.eval_every, "Updates between evaluations (0: each epoch)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  command
+      ->add_option("--save-every", options.save_every,
+                   "Updates between checkpoints (0: at each epoch end only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_flag("--resume", options.resume, "Continue from the last checkpoint in --output");
   command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
   command->callback([flags, command] {
     if (!flags->config.empty())

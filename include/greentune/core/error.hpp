@@ -10,14 +10,15 @@ namespace greentune {
 
 // The numeric value is the process exit status the CLI returns for it.
 enum class ErrorCode : int {
-  usage = 2,         // a command-line flag or option value is wrong
-  not_found = 3,     // a file, directory or resource does not exist
-  io = 4,            // reading or writing failed (permissions, disk full, unreadable)
-  parse = 5,         // a file's syntax is wrong (JSON, CSV, tar, vocab)
-  invalid_data = 6,  // syntax is fine but the content is not usable (empty dataset, unknown label)
-  network = 7,       // a download failed
-  integrity = 8,     // a checksum or size does not match
-  internal = 70,     // a bug in greentune
+  usage = 2,          // a command-line flag or option value is wrong
+  not_found = 3,      // a file, directory or resource does not exist
+  io = 4,             // reading or writing failed (permissions, disk full, unreadable)
+  parse = 5,          // a file's syntax is wrong (JSON, CSV, tar, vocab)
+  invalid_data = 6,   // syntax is fine but the content is not usable (empty dataset, unknown label)
+  network = 7,        // a download failed
+  integrity = 8,      // a checksum or size does not match
+  internal = 70,      // a bug in greentune
+  interrupted = 130,  // stopped by Ctrl-C after writing what a resumed run needs (128 + SIGINT)
 };
 
 std::string_view to_string(ErrorCode code);

@@ -32,6 +32,7 @@ struct EvalMetrics {
   double eval_loss = 0.0;  // mean cross-entropy (never smoothed), nats per example
 };
 void to_json(nlohmann::json& json, const EvalMetrics& metrics);
+void from_json(const nlohmann::json& json, EvalMetrics& metrics);
 
 // Accumulates predictions batch by batch; torch-free arithmetic once the logits are reduced.
 class MetricsAccumulator {

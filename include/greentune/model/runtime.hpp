@@ -1,6 +1,8 @@
 #pragma once
 // Process-wide CPU settings for LibTorch, applied once at start-up by commands that run a model.
 
+#include <torch/torch.h>
+
 #include <string>
 
 namespace greentune::model {
@@ -10,6 +12,11 @@ struct CpuRuntime {
   std::string blas;       // the BLAS library the process loaded, resolved through symlinks
   bool fast_blas = true;  // false: the reference BLAS, about 35x slower for a training step
 };
+
+// The state of LibTorch's CPU random generator (dropout masks): saved in checkpoints and restored by
+// resumed runs and by gradient checkpointing.
+torch::Tensor cpu_rng_state();
+void set_cpu_rng_state(const torch::Tensor& state);
 
 // Sets LibTorch's thread count (threads <= 0: one per hardware thread; LibTorch 1.13 defaults to 1),
 // raises glibc's mmap threshold to 32 MiB (activation buffers are reused instead of mapped and unmapped

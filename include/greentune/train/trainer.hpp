@@ -47,7 +47,9 @@ struct TrainOptions {
   double validation_fraction = 0.1;  // held out of train for evaluation
   int64_t log_every = 50;            // updates between training rows in metrics.jsonl
   int64_t eval_every = 0;            // updates between evaluations; 0: at the end of each epoch
-  int threads = 0;                   // CPU threads; 0: all cores
+  int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
+  bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
+  int threads = 0;         // CPU threads; 0: all cores
 };
 void to_json(nlohmann::json& json, const TrainOptions& options);
 
@@ -64,9 +66,11 @@ struct TrainResult {
 };
 
 // Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the
-// resolved options) and the final model in Hugging Face layout under model/. Files appear whole (temp
-// file + rename). Throws greentune::Error for bad options, data or models, and when the loss becomes
-// NaN or infinite.
+// resolved options), checkpoints (checkpoint.json naming checkpoint-<step>/) and the final model in Hugging
+// Face layout under model/. With the same options, threads and data, a run resumed from a checkpoint (after
+// a crash, SIGKILL or Ctrl-C) ends with the same metrics as an uninterrupted one on CPU in fp32. Files appear
+// whole (temp file + rename). Throws greentune::Error for bad options, data or models, and when the loss
+// becomes NaN or infinite.
 TrainResult train(const TrainOptions& options);
 
 }  // namespace greentune::train

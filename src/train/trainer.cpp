@@ -182,41 +182,9 @@ struct LoopState {
   std::string metrics_text;    // metrics.jsonl so far
 };
 
-void to_json(nlohmann::json& json, const LoopState& state) {
-  json = {{"step", state.step},
-          {"epoch", state.epoch},
-          {"next_batch", state.next_batch},
-          {"last_eval_step", state.last_eval_step},
-          {"real_tokens", state.real_tokens},
-          {"padded_tokens", state.padded_tokens},
-          {"window_loss", state.window_loss},
-          {"window_batches", state.window_batches},
-          {"window_samples", state.window_samples},
-          {"window_tokens", state.window_tokens},
-          {"best", state.best},
-          {"final_eval", state.final_eval},
-          {"best_step", state.best_step},
-          {"train_seconds", state.train_seconds},
-          {"metrics_text", state.metrics_text}};
-}
-
-void from_json(const nlohmann::json& json, LoopState& state) {
-  json.at("step").get_to(state.step);
-  json.at("epoch").get_to(state.epoch);
-  json.at("next_batch").get_to(state.next_batch);
-  json.at("last_eval_step").get_to(state.last_eval_step);
-  json.at("real_tokens").get_to(state.real_tokens);
-  json.at("padded_tokens").get_to(state.padded_tokens);
-  json.at("window_loss").get_to(state.window_loss);
-  json.at("window_batches").get_to(state.window_batches);
-  json.at("window_samples").get_to(state.window_samples);
-  json.at("window_tokens").get_to(state.window_tokens);
-  json.at("best").get_to(state.best);
-  json.at("final_eval").get_to(state.final_eval);
-  json.at("best_step").get_to(state.best_step);
-  json.at("train_seconds").get_to(state.train_seconds);
-  json.at("metrics_text").get_to(state.metrics_text);
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
+                                   padded_tokens, window_loss, window_batches, window_samples, window_tokens,
+                                   best, final_eval, best_step, train_seconds, metrics_text)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
 // state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written

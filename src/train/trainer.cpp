@@ -89,6 +89,7 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
           {"log-every", options.log_every},
           {"eval-every", options.eval_every},
           {"save-every", options.save_every},
+          {"early-stopping-patience", options.early_stopping_patience},
           {"resume", options.resume},
           {"threads", options.threads}};
 }
@@ -178,6 +179,8 @@ struct LoopState {
   size_t window_samples = 0, window_tokens = 0;
   model::EvalMetrics best, final_eval;
   int64_t best_step = 0;
+  int64_t evaluations_without_improvement = 0;  // for early stopping
+  bool stopped_early = false;
   double train_seconds = 0.0;  // spent by earlier processes of this run
   std::string metrics_text;    // metrics.jsonl so far
 };
@@ -382,9 +385,19 @@ TrainResult train(const TrainOptions& options) {
     if (state.last_eval_step < 0 || metrics.accuracy > state.best.accuracy) {
       state.best = metrics;
       state.best_step = state.step;
+      state.evaluations_without_improvement = 0;
+    } else {
+      ++state.evaluations_without_improvement;
     }
     state.final_eval = metrics;
     state.last_eval_step = state.step;
+    if (options.early_stopping_patience > 0 &&
+        state.evaluations_without_improvement >= options.early_stopping_patience) {
+      state.stopped_early = true;
+      log::info(fmt::format(
+          "stopping early: no better validation accuracy in {} evaluations (best {:.4f} at step {})",
+          state.evaluations_without_improvement, state.best.accuracy, state.best_step));
+    }
   };
   const auto checkpoint = [&](int64_t epoch, size_t next_batch) {
     state.epoch = epoch;
@@ -395,14 +408,16 @@ TrainResult train(const TrainOptions& options) {
     state.train_seconds -= std::chrono::duration<double>(Clock::now() - started).count();
   };
 
-  for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps; ++epoch) {
+  for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps && !state.stopped_early;
+       ++epoch) {
     const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
     const size_t first_batch = epoch == state.epoch ? state.next_batch : 0;
     if (first_batch == 0) {
       state.real_tokens += plan.real_tokens;
       state.padded_tokens += plan.padded_tokens;
     }
-    for (size_t batch_index = first_batch; batch_index < plan.batches.size() && state.step < total_steps;
+    for (size_t batch_index = first_batch;
+         batch_index < plan.batches.size() && state.step < total_steps && !state.stopped_early;
          ++batch_index) {
       const data::Batch& batch = plan.batches[batch_index];
       std::vector<size_t> members;
@@ -475,6 +490,8 @@ TrainResult train(const TrainOptions& options) {
         stop_if_interrupted(state.step, options.output);
       }
     }
+    if (state.stopped_early)
+      break;
     if (options.eval_every == 0)
       record_eval(static_cast<double>(epoch + 1));
     checkpoint(epoch + 1, 0);
@@ -486,6 +503,7 @@ TrainResult train(const TrainOptions& options) {
   result.final_eval = state.final_eval;
   result.best = state.best;
   result.best_step = state.best_step;
+  result.stopped_early = state.stopped_early;
   result.train_seconds = state.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
   result.steps = state.step;
   result.padding_fraction = state.padded_tokens == 0 ? 0.0
@@ -509,6 +527,7 @@ TrainResult train(const TrainOptions& options) {
                             {"best", {{"step", result.best_step}, {"metrics", result.best}}},
                             {"train_seconds", result.train_seconds},
                             {"steps", result.steps},
+                            {"stopped_early", result.stopped_early},
                             {"skipped_steps", result.skipped_steps},
                             {"peak_memory_mb", result.peak_memory_mb},
                             {"padding_fraction", result.padding_fraction},

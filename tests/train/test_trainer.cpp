@@ -163,6 +163,20 @@ TEST(Trainer, Bf16GradientAccumulationAndCheckpointingRun) {
   EXPECT_TRUE(std::isfinite(result.final_eval.eval_loss));
 }
 
+TEST(Trainer, EarlyStoppingEndsTheRunWhenAccuracyStopsImproving) {
+  testing::TempDir dir;
+  TrainOptions options = small_run(dir);
+  options.epochs = 30;
+  options.eval_every = 2;
+  options.early_stopping_patience = 3;
+  const TrainResult result = train(options);
+  EXPECT_TRUE(result.stopped_early);
+  EXPECT_LT(result.steps, 30 * 16);
+  // The run ended exactly `patience` evaluations after the best one.
+  EXPECT_EQ(result.steps, result.best_step + 3 * 2);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_text(dir / "run/result.json")).at("stopped_early"), true);
+}
+
 TEST(Trainer, BadOptionsAreClearErrorsBeforeAnyWork) {
   testing::TempDir dir;
   const auto expect_usage = [&](TrainOptions options, const std::string& flag) {

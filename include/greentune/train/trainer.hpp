@@ -44,9 +44,10 @@ struct TrainOptions {
   bool shuffle = true;
   bool length_bucketing = true;  // with shuffle: batches of similar length; without shuffle: file order
   size_t pad_to_multiple = 64;
-  double validation_fraction = 0.1;  // held out of train for evaluation
-  int64_t log_every = 50;            // updates between training rows in metrics.jsonl
-  int64_t eval_every = 0;            // updates between evaluations; 0: at the end of each epoch
+  double validation_fraction = 0.1;     // held out of train for evaluation
+  int64_t log_every = 50;               // updates between training rows in metrics.jsonl
+  int64_t eval_every = 0;               // updates between evaluations; 0: at the end of each epoch
+  int64_t early_stopping_patience = 0;  // stop after this many evaluations without a better accuracy; 0: off
   int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
   bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
   int threads = 0;         // CPU threads; 0: all cores
@@ -59,6 +60,7 @@ struct TrainResult {
   model::EvalMetrics best;
   int64_t best_step = 0;
   int64_t steps = 0;
+  bool stopped_early = false;
   int64_t skipped_steps = 0;
   double train_seconds = 0.0;
   double padding_fraction = 0.0;  // of the training batches

@@ -100,7 +100,9 @@ std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& 
   return rows;
 }
 
-TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {
+// Trains once uninterrupted and once stopped by `signal` right after its first checkpoint, then resumed:
+// both runs must end with the same metrics.
+void expect_resumed_run_matches(int signal) {
   TempDir dir;
   write_tiny_model_dir(dir / "model", "distilbert_tiny");
   std::string reviews;
@@ -170,9 +172,14 @@ TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  ASSERT_EQ(kill(victim, signal), 0);
   const int killed = wait_for(victim);
-  ASSERT_TRUE(WIFSIGNALED(killed)) << "the run finished before it could be killed";
+  if (signal == SIGKILL) {
+    ASSERT_TRUE(WIFSIGNALED(killed)) << "the run finished before it could be killed";
+  } else {  // Ctrl-C: a checkpoint, then a clean exit with status 130
+    ASSERT_TRUE(WIFEXITED(killed));
+    ASSERT_EQ(WEXITSTATUS(killed), 130) << "the run finished before it could be interrupted";
+  }
   EXPECT_FALSE(std::filesystem::exists(dir / "killed/result.json"));
 
   std::vector<std::string> resume = arguments("killed");
@@ -188,6 +195,14 @@ TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {
   for (const char* key : {"accuracy", "f1", "eval_loss", "steps", "best", "padding_fraction"}) {
     EXPECT_EQ(killed_result.at(key), whole.at(key)) << key;
   }
+}
+
+TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {
+  expect_resumed_run_matches(SIGKILL);
+}
+
+TEST(TrainCli, CtrlCWritesACheckpointExits130AndResumesToTheSameMetrics) {
+  expect_resumed_run_matches(SIGINT);
 }
 
 }  // namespace

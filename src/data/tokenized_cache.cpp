@@ -1,14 +1,9 @@
 #include "greentune/data/tokenized_cache.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -289,36 +284,25 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-// A read-only private mapping of a whole cache file.
+// A read-only mapping of a whole cache file; an unreadable or empty file is a damaged cache (rebuilt).
 class TokenizedDataset::Mapping {
  public:
-  explicit Mapping(const fs::path& path) {
-    const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (descriptor < 0) {
-      throw CorruptCache(std::string("cannot open: ") + std::strerror(errno));
-    }
-    struct stat info {};
-    if (::fstat(descriptor, &info) != 0 || info.st_size == 0) {
-      ::close(descriptor);
+  explicit Mapping(const fs::path& path) : file_(open(path)) {
+    if (file_.bytes().empty())
       throw CorruptCache("empty file");
-    }
-    size_ = static_cast<size_t>(info.st_size);
-    void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
-    ::close(descriptor);  // the mapping keeps the file open
-    if (address == MAP_FAILED) {
-      throw CorruptCache(std::string("cannot memory-map: ") + std::strerror(errno));
-    }
-    data_ = static_cast<const std::byte*>(address);
   }
-  ~Mapping() { ::munmap(const_cast<std::byte*>(data_), size_); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
-  std::span<const std::byte> bytes() const { return {data_, size_}; }
+  std::span<const std::byte> bytes() const { return file_.bytes(); }
 
  private:
-  const std::byte* data_ = nullptr;
-  size_t size_ = 0;
+  static MappedFile open(const fs::path& path) {
+    try {
+      return MappedFile(path);
+    } catch (const Error& error) {
+      throw CorruptCache(error.what());
+    }
+  }
+
+  MappedFile file_;
 };
 
 fs::path default_cache_dir() {

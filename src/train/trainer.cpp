@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -16,6 +17,7 @@
 #include "greentune/model/hub.hpp"
 #include "greentune/model/pretrained.hpp"
 #include "greentune/model/runtime.hpp"
+#include "greentune/model/tensor_memory.hpp"
 #include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
 
@@ -53,6 +55,8 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
   };
   json = {{"model", options.model},
           {"data", options.data.path.string()},
+          {"eval-data", options.eval_data.string()},
+          {"test-data", options.test_data.string()},
           {"format", std::string(data::to_string(options.data.format))},
           {"text-column", options.data.text_column},
           {"label-column", options.data.label_column},
@@ -129,6 +133,8 @@ void validate(const TrainOptions& options) {
           "fp16 needs a CUDA GPU (CPUs compute in bf16, not fp16)", "use --precision bf16 or fp32 on a CPU");
 }
 
+constexpr double kBytesPerMebibyte = 1024.0 * 1024.0;
+
 double peak_memory_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -182,12 +188,18 @@ struct LoopState {
   int64_t evaluations_without_improvement = 0;  // for early stopping
   bool stopped_early = false;
   double train_seconds = 0.0;  // spent by earlier processes of this run
-  std::string metrics_text;    // metrics.jsonl so far
+  // Training steps only (forward, backward, update), evaluations and checkpoints excluded.
+  double step_seconds = 0.0;
+  size_t trained_samples = 0, trained_tokens = 0;
+  int64_t peak_step_tensor_bytes = 0;  // live tensors at the fullest moment of any training step
+  std::string metrics_text;            // metrics.jsonl so far
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
                                    padded_tokens, window_loss, window_batches, window_samples, window_tokens,
-                                   best, final_eval, best_step, train_seconds, metrics_text)
+                                   best, final_eval, best_step, evaluations_without_improvement,
+                                   stopped_early, train_seconds, step_seconds, trained_samples,
+                                   trained_tokens, peak_step_tensor_bytes, metrics_text)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
 // state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written
@@ -281,11 +293,38 @@ void stop_if_interrupted(int64_t step, const fs::path& output) {
   }
 }
 
+// Indices 0..n-1: every example of a split.
+std::vector<size_t> all_indices(size_t n) {
+  std::vector<size_t> indices(n);
+  for (size_t i = 0; i < n; ++i)
+    indices[i] = i;
+  return indices;
+}
+
+// --eval-data / --test-data: read like --data (its format when given, columns and the training label
+// names, so label ids agree), from their "test" split when there is one, else their only split.
+data::TokenizedDataset open_companion_data(const fs::path& path, const data::DataSpec& training,
+                                           const std::vector<std::string>& label_names,
+                                           const text::WordPieceTokenizer& tokenizer,
+                                           const data::CacheOptions& cache) {
+  data::DataSpec spec = training;
+  spec.path = path;
+  spec.label_names = label_names;
+  return data::TokenizedDataset::open_or_build(spec, tokenizer, cache);
+}
+
+const data::TokenizedSplit& evaluation_split(const data::TokenizedDataset& dataset) {
+  const data::TokenizedSplit* test = dataset.find_split("test");
+  return test != nullptr ? *test : dataset.splits().front();
+}
+
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
   validate(options);
   const model::CpuRuntime runtime = model::configure_cpu_runtime(options.threads);
+  // Before any tensor exists, so that the peak counts the weights, gradients and optimizer state too.
+  model::TensorMemoryTracker tensor_memory;
   greentune::create_directories(options.output, "pass --output with a writable directory");
 
   // The tokenizer comes with the model; the labels come with the data; the classifier head needs both.
@@ -293,8 +332,9 @@ TrainResult train(const TrainOptions& options) {
   const text::WordPieceTokenizer tokenizer = options.vocab.empty()
                                                  ? text::WordPieceTokenizer::from_model_dir(model_dir)
                                                  : text::WordPieceTokenizer::from_vocab_file(options.vocab);
-  const data::TokenizedDataset dataset = data::TokenizedDataset::open_or_build(
-      options.data, tokenizer, {options.cache_dir, static_cast<unsigned>(runtime.threads)});
+  const data::CacheOptions cache_options{options.cache_dir, static_cast<unsigned>(runtime.threads)};
+  const data::TokenizedDataset dataset =
+      data::TokenizedDataset::open_or_build(options.data, tokenizer, cache_options);
   model::PretrainedOptions pretrained_options;
   pretrained_options.seed = options.seed;
   pretrained_options.vocab = options.vocab;
@@ -312,10 +352,27 @@ TrainResult train(const TrainOptions& options) {
   classifier.set_gradient_checkpointing(options.grad_checkpointing);
 
   const data::TokenizedSplit& train_split = dataset.split("train");
+  std::optional<data::TokenizedDataset> eval_dataset, test_dataset;
+  if (!options.eval_data.empty()) {
+    eval_dataset =
+        open_companion_data(options.eval_data, options.data, dataset.label_names(), tokenizer, cache_options);
+  }
+  if (!options.test_data.empty()) {
+    test_dataset =
+        open_companion_data(options.test_data, options.data, dataset.label_names(), tokenizer, cache_options);
+  }
+  // Without --eval-data a validation share of the training data is held out; with it, all of it trains.
   const data::TrainValidationSplit held_out =
-      data::split_train_validation(train_split.size(), {options.validation_fraction, options.seed});
-  require(!held_out.validation.empty(), "--validation-fraction", "no validation examples to evaluate on",
-          "raise --validation-fraction (e.g. 0.1) or give more training data");
+      eval_dataset
+          ? data::TrainValidationSplit{all_indices(train_split.size()), {}}
+          : data::split_train_validation(train_split.size(), {options.validation_fraction, options.seed});
+  const data::TokenizedSplit& eval_split = eval_dataset ? evaluation_split(*eval_dataset) : train_split;
+  const std::vector<size_t> eval_indices =
+      eval_dataset ? all_indices(eval_split.size()) : held_out.validation;
+  require(!eval_indices.empty(), "--validation-fraction", "no validation examples to evaluate on",
+          "raise --validation-fraction (e.g. 0.1), give more training data, or pass --eval-data");
+  const data::TokenizedSplit* test_split =
+      test_dataset ? &evaluation_split(*test_dataset) : dataset.find_split("test");
   std::vector<size_t> lengths;
   lengths.reserve(held_out.train.size());
   for (const size_t index : held_out.train)
@@ -343,12 +400,13 @@ TrainResult train(const TrainOptions& options) {
   resolved["total-steps"] = total_steps;
   resolved["resolved-warmup-steps"] = warmup_steps;
   resolved["train-examples"] = held_out.train.size();
-  resolved["validation-examples"] = held_out.validation.size();
+  resolved["validation-examples"] = eval_indices.size();
   write_file_atomically(options.output / "config.json", resolved.dump(2) + "\n");
-  log::info(fmt::format("training {} ({}) on {} examples ({} held out), {} updates of {} x {} examples, {}",
-                        model_dir.string(), model::to_string(config.model_type), held_out.train.size(),
-                        held_out.validation.size(), total_steps, options.batch_size, options.grad_accum,
-                        to_string(options.precision)));
+  log::info(fmt::format(
+      "training {} ({}) on {} examples, evaluating on {} ({}), {} updates of {} x {} examples, {}",
+      model_dir.string(), model::to_string(config.model_type), held_out.train.size(), eval_indices.size(),
+      eval_dataset ? options.eval_data.string() : "held out of the training data", total_steps,
+      options.batch_size, options.grad_accum, to_string(options.precision)));
 
   std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(classifier, options.optimizer);
   const std::vector<torch::Tensor> parameters = classifier.parameters();
@@ -363,8 +421,60 @@ TrainResult train(const TrainOptions& options) {
     return metrics;
   };
 
+  // Mean cross-entropy over the batch, label smoothing included, in fp32 whatever the precision.
+  const auto training_loss = [&](const model::TensorBatch& tensors) {
+    torch::Tensor logits;  // (B, num_labels)
+    if (options.precision == Precision::bf16) {
+      model::compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
+      logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
+    } else {
+      logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
+    }
+    return torch::nn::functional::cross_entropy(
+        logits.to(torch::kFloat), tensors.labels,
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+  };
+  const auto collate_batch = [&](const data::Batch& batch) {
+    std::vector<size_t> members;
+    members.reserve(batch.indices.size());
+    for (const size_t local : batch.indices)
+      members.push_back(held_out.train[local]);
+    return model::collate(train_split, members, options.max_length, batch.padded_length, tokenizer.pad_id());
+  };
+
   TrainResult result;
   torch::manual_seed(options.seed);  // dropout masks
+  if (options.grad_checkpointing) {
+    // What checkpointing saves: the tensor memory one forward + backward pass of the first epoch's
+    // longest batch adds, plain and checkpointed. Dropout masks and gradients are restored afterwards,
+    // so training continues as if the two passes had not run.
+    const data::EpochPlan plan = sampler.epoch(0);
+    const data::Batch& longest =
+        *std::max_element(plan.batches.begin(), plan.batches.end(), [](const auto& a, const auto& b) {
+          return a.padded_length * a.indices.size() < b.padded_length * b.indices.size();
+        });
+    const model::TensorBatch tensors = collate_batch(longest);
+    const torch::Tensor rng = model::cpu_rng_state();
+    const auto pass_peak_mb = [&](bool checkpointed) {
+      classifier.set_gradient_checkpointing(checkpointed);
+      const int64_t before = tensor_memory.current_bytes();
+      tensor_memory.reset_peak();
+      training_loss(tensors).backward();
+      const double added_mb = static_cast<double>(tensor_memory.peak_bytes() - before) / kBytesPerMebibyte;
+      for (torch::Tensor& parameter : classifier.parameters())
+        parameter.mutable_grad() = torch::Tensor();
+      model::set_cpu_rng_state(rng);
+      return added_mb;
+    };
+    const double plain_mb = pass_peak_mb(false);
+    const double checkpointed_mb = pass_peak_mb(true);
+    result.checkpointing_memory = TrainResult::CheckpointingMemory{plain_mb, checkpointed_mb};
+    log::info(fmt::format(
+        "gradient checkpointing: a pass over the longest batch ({} x {} tokens) needs {:.0f} MiB of tensors "
+        "instead of {:.0f} MiB (saves {:.0f} MiB)",
+        longest.indices.size(), longest.padded_length, result.checkpointing_memory->checkpointed_mb,
+        result.checkpointing_memory->plain_mb, result.checkpointing_memory->saved_mb()));
+  }
   LoopState state;
   if (options.resume && load_checkpoint(options.output, state, classifier, *optimizer)) {
     log::info(fmt::format("resumed from the checkpoint at step {} (epoch {}, batch {})", state.step,
@@ -378,7 +488,7 @@ TrainResult train(const TrainOptions& options) {
   const auto started = Clock::now();
   auto window_started = Clock::now();
   const auto record_eval = [&](double epoch) {
-    const model::EvalMetrics metrics = evaluate(train_split, held_out.validation);
+    const model::EvalMetrics metrics = evaluate(eval_split, eval_indices);
     metrics_log.add(eval_row(state.step, epoch, metrics));
     log::info(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step,
                           metrics.eval_loss, metrics.accuracy, metrics.macro_f1));
@@ -419,25 +529,11 @@ TrainResult train(const TrainOptions& options) {
     for (size_t batch_index = first_batch;
          batch_index < plan.batches.size() && state.step < total_steps && !state.stopped_early;
          ++batch_index) {
+      const auto step_started = Clock::now();
+      tensor_memory.reset_peak();
       const data::Batch& batch = plan.batches[batch_index];
-      std::vector<size_t> members;
-      members.reserve(batch.indices.size());
-      for (const size_t local : batch.indices)
-        members.push_back(held_out.train[local]);
-      const model::TensorBatch tensors =
-          model::collate(train_split, members, options.max_length, batch.padded_length, tokenizer.pad_id());
-
-      torch::Tensor logits;  // (B, num_labels)
-      if (options.precision == Precision::bf16) {
-        model::compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
-        logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
-      } else {
-        logits = classifier.forward(tensors.input_ids, tensors.attention_mask).logits;
-      }
-      // Mean cross-entropy over the batch, label smoothing included, in fp32 whatever the precision.
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(
-          logits.to(torch::kFloat), tensors.labels,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+      const model::TensorBatch tensors = collate_batch(batch);
+      const torch::Tensor loss = training_loss(tensors);
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         throw Error(ErrorCode::invalid_data, fmt::format("step {}", state.step),
@@ -449,11 +545,16 @@ TrainResult train(const TrainOptions& options) {
       ++state.window_batches;
       state.window_samples += batch.indices.size();
       state.window_tokens += batch.real_tokens;
+      state.trained_samples += batch.indices.size();
+      state.trained_tokens += batch.real_tokens;
+      state.peak_step_tensor_bytes = std::max(state.peak_step_tensor_bytes, tensor_memory.peak_bytes());
 
       const bool group_complete = static_cast<int64_t>(batch_index + 1) % options.grad_accum == 0 ||
                                   batch_index + 1 == plan.batches.size();
-      if (!group_complete)
+      if (!group_complete) {
+        state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
         continue;
+      }
       const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
       const double lr =
           options.optimizer.lr * lr_factor(options.schedule, state.step, warmup_steps, total_steps);
@@ -461,6 +562,8 @@ TrainResult train(const TrainOptions& options) {
       optimizer->step();
       optimizer->zero_grad();
       ++state.step;
+      state.peak_step_tensor_bytes = std::max(state.peak_step_tensor_bytes, tensor_memory.peak_bytes());
+      state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
       const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
                                                                      static_cast<double>(plan.batches.size());
 
@@ -509,12 +612,14 @@ TrainResult train(const TrainOptions& options) {
   result.padding_fraction = state.padded_tokens == 0 ? 0.0
                                                      : 1.0 - static_cast<double>(state.real_tokens) /
                                                                  static_cast<double>(state.padded_tokens);
+  if (state.step_seconds > 0.0) {
+    result.train_samples_per_s = static_cast<double>(state.trained_samples) / state.step_seconds;
+    result.train_tokens_per_s = static_cast<double>(state.trained_tokens) / state.step_seconds;
+  }
+  result.peak_tensor_memory_mb = static_cast<double>(state.peak_step_tensor_bytes) / kBytesPerMebibyte;
 
-  if (const data::TokenizedSplit* test_split = dataset.find_split("test")) {
-    std::vector<size_t> all(test_split->size());
-    for (size_t i = 0; i < all.size(); ++i)
-      all[i] = i;
-    result.test = evaluate(*test_split, all);
+  if (test_split != nullptr) {
+    result.test = evaluate(*test_split, all_indices(test_split->size()));
     log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
   }
   model::save_pretrained(options.output / "model", classifier, tokenizer);
@@ -530,8 +635,16 @@ TrainResult train(const TrainOptions& options) {
                             {"stopped_early", result.stopped_early},
                             {"skipped_steps", result.skipped_steps},
                             {"peak_memory_mb", result.peak_memory_mb},
+                            {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},
                             {"padding_fraction", result.padding_fraction},
+                            {"train_samples_per_s", result.train_samples_per_s},
+                            {"train_tokens_per_s", result.train_tokens_per_s},
                             {"config", resolved}};
+  if (const auto& memory = result.checkpointing_memory) {
+    summary["checkpointing_memory"] = {{"plain_mb", memory->plain_mb},
+                                       {"checkpointed_mb", memory->checkpointed_mb},
+                                       {"saved_mb", memory->saved_mb()}};
+  }
   if (result.test) {
     summary["test_accuracy"] = result.test->accuracy;
     summary["test"] = *result.test;

@@ -48,6 +48,10 @@ TrainOptions small_run(const testing::TempDir& dir) {
   return options;
 }
 
+std::vector<torch::Tensor> saved_parameters(const std::filesystem::path& model_dir) {
+  return model::load_pretrained(model_dir.string()).model->parameters();
+}
+
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
   std::vector<nlohmann::json> rows;
   std::istringstream lines(testing::read_text(path));
@@ -92,10 +96,19 @@ TEST(Trainer, LearnsASeparableTaskAndWritesMetricsResultAndModel) {
   EXPECT_LT(last_loss, first_loss);
 
   const auto summary = nlohmann::json::parse(testing::read_text(dir / "run/result.json"));
-  for (const char* key : {"accuracy", "f1", "eval_loss", "best", "train_seconds", "steps", "skipped_steps",
-                          "peak_memory_mb", "padding_fraction", "config"}) {
+  for (const char* key :
+       {"accuracy", "f1", "eval_loss", "best", "train_seconds", "steps", "skipped_steps", "peak_memory_mb",
+        "peak_tensor_memory_mb", "padding_fraction", "train_samples_per_s", "train_tokens_per_s", "config"}) {
     EXPECT_TRUE(summary.contains(key)) << key;
   }
+  EXPECT_GT(result.train_samples_per_s, 0.0);
+  EXPECT_GT(result.train_tokens_per_s, result.train_samples_per_s);  // every example has several tokens
+  EXPECT_FALSE(summary.contains("checkpointing_memory"));            // only measured with checkpointing
+  // The tensors alive at the peak include at least the fp32 weights and their gradients.
+  size_t parameter_bytes = 0;
+  for (const auto& parameter : saved_parameters(dir / "run/model"))
+    parameter_bytes += parameter.numel() * sizeof(float);
+  EXPECT_GT(result.peak_tensor_memory_mb * 1024 * 1024, 2.0 * static_cast<double>(parameter_bytes));
   EXPECT_EQ(summary.at("config").at("total-steps"), 64);
   EXPECT_TRUE(std::filesystem::exists(dir / "run/config.json"));
 
@@ -143,8 +156,42 @@ TEST(Trainer, GradientCheckpointingGivesTheSameLossesInFp32) {
       values.push_back(row.contains("loss") ? row.at("loss") : row.at("eval_loss"));
     return values;
   };
+  // The memory probe before training (one plain and one checkpointed pass) leaves no trace in the run.
   EXPECT_EQ(losses(plain_dir / "run/metrics.jsonl"), losses(checkpointed_dir / "run/metrics.jsonl"));
   EXPECT_EQ(plain_result.final_eval.eval_loss, checkpointed_result.final_eval.eval_loss);
+
+  ASSERT_TRUE(checkpointed_result.checkpointing_memory.has_value());
+  const auto& memory = *checkpointed_result.checkpointing_memory;
+  EXPECT_GT(memory.checkpointed_mb, 0.0);
+  EXPECT_LT(memory.checkpointed_mb, memory.plain_mb) << "checkpointing kept as many activations";
+  EXPECT_FALSE(plain_result.checkpointing_memory.has_value());
+  const auto summary = nlohmann::json::parse(testing::read_text(checkpointed_dir / "run/result.json"));
+  EXPECT_DOUBLE_EQ(summary.at("checkpointing_memory").at("saved_mb").get<double>(), memory.saved_mb());
+}
+
+TEST(Trainer, EvalDataAndTestDataReplaceTheHeldOutShareAndTheTestSplit) {
+  testing::TempDir dir;
+  TrainOptions options = small_run(dir);
+  // Only positive examples to evaluate on: their label must still map to the training id of "pos".
+  std::string positives;
+  for (int i = 0; i < 24; ++i)
+    positives += nlohmann::json{{"text", "the movie was great"}, {"label", "pos"}}.dump() + "\n";
+  testing::write_text(dir / "eval.jsonl", positives);
+  write_sentiment_jsonl(dir / "test.jsonl", 10);
+  options.eval_data = dir / "eval.jsonl";
+  options.test_data = dir / "test.jsonl";
+  const TrainResult result = train(options);
+
+  EXPECT_EQ(result.final_eval.n, 24u);
+  ASSERT_TRUE(result.test.has_value());
+  EXPECT_EQ(result.test->n, 10u);
+  const auto config = nlohmann::json::parse(testing::read_text(dir / "run/config.json"));
+  EXPECT_EQ(config.at("train-examples"), 160);  // nothing held out of the training data
+  EXPECT_EQ(config.at("validation-examples"), 24);
+  EXPECT_EQ(config.at("eval-data"), (dir / "eval.jsonl").string());
+  // All 24 are "pos". Read with the training label names, "pos" is id 1, which the trained model predicts;
+  // read on their own, "pos" would be id 0 ("neg" to the model) and the accuracy near 0.
+  EXPECT_GE(result.final_eval.accuracy, 0.9);
 }
 
 TEST(Trainer, Bf16GradientAccumulationAndCheckpointingRun) {

@@ -83,6 +83,15 @@ void add_train_command(CLI::App& app) {
   command->add_option("--model", options.model, "Model directory or Hugging Face hub id")
       ->capture_default_str();
   add_data_flags(*command, flags->data);
+  command
+      ->add_option("--eval-data", options.eval_data,
+                   "Evaluation data, read like --data (its test split, else all of it); default: a "
+                   "--validation-fraction share held out of --data")
+      ->check(CLI::ExistingPath);
+  command
+      ->add_option("--test-data", options.test_data,
+                   "Test data evaluated once at the end, read like --data; default: --data's test split")
+      ->check(CLI::ExistingPath);
   command->add_option("--vocab", flags->vocab, "vocab.txt to use instead of the model's")
       ->check(CLI::ExistingFile);
   command->add_option("--output", flags->output, "Run directory for metrics, results and the model")

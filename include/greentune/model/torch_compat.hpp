@@ -3,6 +3,7 @@
 // for most users. Everything version-specific is guarded with TORCH_VERSION_MAJOR/MINOR here.
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/Allocator.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -12,6 +13,18 @@
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace greentune::model::compat {
+
+// The type of the running totals LibTorch's allocators pass to c10::MemoryReportingInfoBase::
+// reportMemoryUsage: int64_t in 1.13, size_t in later releases. Read off the declaration itself rather
+// than guessed from a version number.
+template <typename Method>
+struct ReportMemoryUsageTotal;
+template <typename Class, typename Pointer, typename Size, typename Total, typename Device>
+struct ReportMemoryUsageTotal<void (Class::*)(Pointer, Size, Total, Total, Device)> {
+  using type = Total;
+};
+using AllocatorTotal =
+    ReportMemoryUsageTotal<decltype(&c10::MemoryReportingInfoBase::reportMemoryUsage)>::type;
 
 // True where LibTorch has the public, fused at::scaled_dot_product_attention (2.0 and later).
 constexpr bool has_public_sdpa = GREENTUNE_TORCH_AT_LEAST(2, 0);

@@ -23,6 +23,11 @@ std::string_view to_string(Precision precision);
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id
   data::DataSpec data;
+  // Evaluation and test data, read like data (its format, columns and label names), each from its
+  // "test" split when it has one, else all of its examples. Empty eval_data: a validation share of data's
+  // train split is held out. Empty test_data: data's own test split, when it has one.
+  std::filesystem::path eval_data;
+  std::filesystem::path test_data;
   std::filesystem::path vocab;      // empty: the model's vocab.txt
   std::filesystem::path cache_dir;  // tokenized caches; empty: the default
   std::filesystem::path output = "runs/latest";
@@ -63,8 +68,20 @@ struct TrainResult {
   bool stopped_early = false;
   int64_t skipped_steps = 0;
   double train_seconds = 0.0;
-  double padding_fraction = 0.0;  // of the training batches
-  double peak_memory_mb = 0.0;    // peak resident set size of the process
+  double padding_fraction = 0.0;     // of the training batches
+  double train_samples_per_s = 0.0;  // training steps only: evaluations and checkpoints excluded
+  double train_tokens_per_s = 0.0;   // real (unpadded) tokens, training steps only
+  double peak_memory_mb = 0.0;       // peak resident set size of the process
+  // Live tensors at the fullest moment of a training step: weights, gradients, optimizer state and the
+  // activations kept for backward (evaluations excluded); torch.cuda.max_memory_allocated's measure.
+  double peak_tensor_memory_mb = 0.0;
+  // With grad_checkpointing: the peak tensor memory one forward + backward pass of the longest training
+  // batch adds, measured once with and once without checkpointing before training starts.
+  struct CheckpointingMemory {
+    double plain_mb = 0.0, checkpointed_mb = 0.0;
+    double saved_mb() const { return plain_mb - checkpointed_mb; }
+  };
+  std::optional<CheckpointingMemory> checkpointing_memory;
 };
 
 // Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the

@@ -21,6 +21,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/progress.hpp"
 
 namespace greentune::data {
 
@@ -112,42 +113,19 @@ class ProgressReporter {
   ProgressReporter(uint64_t resumed_at_bytes, std::optional<uint64_t> expected_total_bytes)
       : resumed_at_bytes_(resumed_at_bytes),
         expected_total_bytes_(expected_total_bytes),
-        terminal_(::isatty(STDERR_FILENO) == 1),
-        started_(Clock::now()),
-        last_report_(started_) {}
-
-  ~ProgressReporter() {
-    if (drew_line_) {
-      std::fputc('\n', stderr);
-    }
-  }
-  ProgressReporter(const ProgressReporter&) = delete;
-  ProgressReporter& operator=(const ProgressReporter&) = delete;
+        started_(Clock::now()) {}
 
   // Bytes of this transfer as libcurl counts them; transfer_total is 0 while unknown.
   void update(uint64_t transfer_total, uint64_t transfer_done) {
-    const Clock::time_point now = Clock::now();
-    if (log::quiet() || now - last_report_ < (terminal_ ? kRedrawInterval : kLogInterval)) {
-      return;
-    }
-    last_report_ = now;
-    const std::string line = describe(transfer_total, transfer_done, now);
-    if (terminal_) {
-      fmt::print(stderr, "\r{}\x1b[K", line);  // ESC[K clears what a longer previous line left
-      drew_line_ = true;
-    } else {
-      log::info(line);
-    }
+    line_.update([&] { return describe(transfer_total, transfer_done); });
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::milliseconds kRedrawInterval{250};
-  static constexpr std::chrono::seconds kLogInterval{30};
+  using Clock = ProgressLine::Clock;
 
   static double mebibytes(double bytes) { return bytes / (1024.0 * 1024.0); }
 
-  std::string describe(uint64_t transfer_total, uint64_t transfer_done, Clock::time_point now) const {
+  std::string describe(uint64_t transfer_total, uint64_t transfer_done) const {
     const uint64_t done = resumed_at_bytes_ + transfer_done;
     const uint64_t total =
         transfer_total > 0 ? resumed_at_bytes_ + transfer_total : expected_total_bytes_.value_or(0);
@@ -156,17 +134,15 @@ class ProgressReporter {
       line += fmt::format(" of {:.1f} MiB ({:.0f}%)", mebibytes(static_cast<double>(total)),
                           100.0 * static_cast<double>(done) / static_cast<double>(total));
     }
-    const double seconds = std::chrono::duration<double>(now - started_).count();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     line += fmt::format(", {:.1f} MiB/s", mebibytes(static_cast<double>(transfer_done) / seconds));
     return line;
   }
 
   uint64_t resumed_at_bytes_;
   std::optional<uint64_t> expected_total_bytes_;
-  bool terminal_;
-  bool drew_line_ = false;
   Clock::time_point started_;
-  Clock::time_point last_report_;
+  ProgressLine line_;
 };
 
 int report_progress(void* reporter, curl_off_t download_total, curl_off_t download_done,

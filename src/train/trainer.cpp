@@ -7,11 +7,13 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <limits>
 #include <optional>
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/progress.hpp"
 #include "greentune/data/split.hpp"
 #include "greentune/data/tokenized_cache.hpp"
 #include "greentune/model/hub.hpp"
@@ -484,14 +486,29 @@ TrainResult train(const TrainOptions& options) {
   }
   metrics_log.restore(state.metrics_text);
   const InterruptGuard interrupt;  // Ctrl-C: checkpoint and stop cleanly
+  // On a terminal a bar redrawn in place with the log lines above it; elsewhere only the log lines.
+  ProgressLine progress;
+  const auto say = [&](const std::string& line) { progress.print_above(line); };
+  const int64_t first_step = state.step;
+  double last_loss = std::numeric_limits<double>::quiet_NaN();  // of the newest micro-batch
   classifier.train();
   const auto started = Clock::now();
+  const auto describe_progress = [&] {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+    const auto eta = eta_seconds(static_cast<double>(state.step - first_step),
+                                 static_cast<double>(total_steps - first_step), elapsed);
+    const double samples_per_s =
+        state.step_seconds > 0.0 ? static_cast<double>(state.trained_samples) / state.step_seconds : 0.0;
+    return fmt::format("{} {}/{} loss {:.4f} {:.1f} samples/s ETA {}",
+                       progress_bar(static_cast<double>(state.step) / static_cast<double>(total_steps), 24),
+                       state.step, total_steps, last_loss, samples_per_s, eta ? format_duration(*eta) : "?");
+  };
   auto window_started = Clock::now();
   const auto record_eval = [&](double epoch) {
     const model::EvalMetrics metrics = evaluate(eval_split, eval_indices);
     metrics_log.add(eval_row(state.step, epoch, metrics));
-    log::info(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step,
-                          metrics.eval_loss, metrics.accuracy, metrics.macro_f1));
+    say(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step, metrics.eval_loss,
+                    metrics.accuracy, metrics.macro_f1));
     if (state.last_eval_step < 0 || metrics.accuracy > state.best.accuracy) {
       state.best = metrics;
       state.best_step = state.step;
@@ -504,7 +521,7 @@ TrainResult train(const TrainOptions& options) {
     if (options.early_stopping_patience > 0 &&
         state.evaluations_without_improvement >= options.early_stopping_patience) {
       state.stopped_early = true;
-      log::info(fmt::format(
+      say(fmt::format(
           "stopping early: no better validation accuracy in {} evaluations (best {:.4f} at step {})",
           state.evaluations_without_improvement, state.best.accuracy, state.best_step));
     }
@@ -541,6 +558,7 @@ TrainResult train(const TrainOptions& options) {
                     "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
       }
       (loss / static_cast<double>(options.grad_accum)).backward();
+      last_loss = loss_value;
       state.window_loss += loss_value;
       ++state.window_batches;
       state.window_samples += batch.indices.size();
@@ -564,6 +582,8 @@ TrainResult train(const TrainOptions& options) {
       ++state.step;
       state.peak_step_tensor_bytes = std::max(state.peak_step_tensor_bytes, tensor_memory.peak_bytes());
       state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
+      if (progress.terminal())
+        progress.update(describe_progress);
       const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
                                                                      static_cast<double>(plan.batches.size());
 
@@ -578,8 +598,8 @@ TrainResult train(const TrainOptions& options) {
                          {"loss_scale", nullptr},
                          {"samples_per_s", static_cast<double>(state.window_samples) / seconds},
                          {"tokens_per_s", static_cast<double>(state.window_tokens) / seconds}});
-        log::info(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state.step, total_steps,
-                              mean_loss, lr, static_cast<double>(state.window_samples) / seconds));
+        say(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state.step, total_steps,
+                        mean_loss, lr, static_cast<double>(state.window_samples) / seconds));
         state.window_loss = 0.0;
         state.window_batches = 0;
         state.window_samples = state.window_tokens = 0;

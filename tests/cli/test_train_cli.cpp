@@ -51,6 +51,38 @@ TEST(TrainCli, ConfigFileWithFlagOverridesTrainsAndWritesTheRun) {
   }
 }
 
+TEST(TrainCli, OnATerminalAProgressBarIsRedrawnWithTheLogLinesAboveIt) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "util-linux's script (a pseudo-terminal for the command) is not installed";
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "bert_tiny");
+  write_reviews(dir / "reviews.jsonl");
+  // script gives the command a pseudo-terminal and copies what it draws to its own stdout. 40 epochs of
+  // tiny steps last a few seconds: long enough for redraws every 250 ms.
+  const std::string train = std::string(GREENTUNE_CLI_PATH) + " train --model " + (dir / "model").string() +
+                            " --data " + (dir / "reviews.jsonl").string() +
+                            " --max-length 16 --batch-size 4 --epochs 40 --log-every 100 --threads 1" +
+                            " --cache-dir " + (dir / "cache").string() + " --output " +
+                            (dir / "run").string();
+  const std::string command =
+      "script -qec '" + train + "' /dev/null </dev/null >'" + (dir / "terminal").string() + "' 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_text(dir / "terminal");
+  const std::string terminal = read_text(dir / "terminal");
+  EXPECT_THAT(terminal, ::testing::ContainsRegex(
+                            "\r\\[#*\\.*\\] [0-9]+/360 loss [0-9.]+ [0-9.]+ samples/s ETA [0-9]+s"));
+  // A log line clears the bar ("\r" ESC "[K") and takes a line of its own.
+  EXPECT_THAT(terminal, HasSubstr("\r\x1b[Kstep 100/360: loss"));
+
+  // Not on a terminal: the log lines alone.
+  const CommandResult plain =
+      run_cli("train --model '" + (dir / "model").string() + "' --data '" + (dir / "reviews.jsonl").string() +
+              "' --max-length 16 --batch-size 4 --epochs 2 --log-every 5 --threads 1" + " --cache-dir '" +
+              (dir / "cache").string() + "' --output '" + (dir / "plain").string() + "'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.err, HasSubstr("step 5/18: loss"));
+  EXPECT_THAT(plain.err, ::testing::Not(HasSubstr("\r")));
+}
+
 TEST(TrainCli, ConfigErrorsAreClear) {
   TempDir dir;
   write_tiny_model_dir(dir / "model", "bert_tiny");

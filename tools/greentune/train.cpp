@@ -32,7 +32,7 @@ struct TrainFlags {
 void print_table(const nlohmann::json& resolved) {
   std::string table = "configuration:\n";
   for (const auto& [key, value] : resolved.items())
-    table += fmt::format("  {:<22}{}\n", key, value.dump());
+    table += fmt::format("  {:<25}{}\n", key, value.dump());
   log::info(table);
 }
 

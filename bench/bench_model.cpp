@@ -5,8 +5,9 @@
 // - `greentune predict` on a 66M-parameter model.safetensors, whole process: target ≤ 1 s.
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "bench_support.hpp"
 #include "greentune/model/pretrained.hpp"
@@ -70,10 +71,17 @@ fs::path base_model_dir() {
 }
 
 void BM_PredictColdStart(benchmark::State& state) {
-  const std::string command = std::string("'") + GREENTUNE_CLI_PATH + "' -q predict --threads 2 --model '" +
-                              base_model_dir().string() + "' --text 'A wonderful, moving film.' > /dev/null";
+  const std::vector<std::string> predict = {GREENTUNE_CLI_PATH,
+                                            "-q",
+                                            "predict",
+                                            "--threads",
+                                            "2",
+                                            "--model",
+                                            base_model_dir().string(),
+                                            "--text",
+                                            "A wonderful, moving film."};
   for (auto _ : state) {
-    if (std::system(command.c_str()) != 0)
+    if (greentune::bench::run_command(predict, "> /dev/null") != 0)
       state.SkipWithError("greentune predict failed");
   }
   uint64_t parameters = 0;

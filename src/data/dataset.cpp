@@ -20,6 +20,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/parse.hpp"
 #include "greentune/text/tokenizer.hpp"
 
 namespace greentune::data {
@@ -44,16 +45,6 @@ std::string lowercase(std::string_view text) {
 
 std::string_view strip_bom(std::string_view content) {
   return content.starts_with(utf8_bom) ? content.substr(utf8_bom.size()) : content;
-}
-
-// Whole string as a decimal integer, or nullopt.
-std::optional<int64_t> parse_integer(std::string_view text) {
-  int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return std::nullopt;
-  }
-  return value;
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -101,7 +92,7 @@ class LabelCollector {
         return;
       }
       // A CSV field is always text, so "1" in a label column may be an id into the given names.
-      if (const auto id = parse_integer(name)) {
+      if (const auto id = parse_whole<int64_t>(name)) {
         add_int(*id, line);
         return;
       }
@@ -434,7 +425,7 @@ void read_delimited(const DataSpec& spec, char delimiter, RawDataset& dataset) {
                   fmt::format("the \"{}\" field is empty", spec.label_column), "give every row a label");
     }
     // Without given names, an all-digits label is an int id; with them, add_name handles both.
-    if (const auto id = spec.label_names.empty() ? parse_integer(label) : std::nullopt) {
+    if (const auto id = spec.label_names.empty() ? parse_whole<int64_t>(label) : std::nullopt) {
       labels.add_int(*id, line);
     } else {
       labels.add_name(label, line);

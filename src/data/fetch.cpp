@@ -21,6 +21,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/parse.hpp"
 #include "greentune/core/progress.hpp"
 
 namespace greentune::data {
@@ -443,13 +444,12 @@ struct ImdbSource {
 };
 
 uint64_t parse_size_variable(const char* name, const std::string& text) {
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) {
+  const std::optional<uint64_t> value = parse_whole<uint64_t>(text);
+  if (!value) {
     throw Error(ErrorCode::usage, name, fmt::format("'{}' is not a size in bytes", text),
                 fmt::format("set {} to the archive's size as a whole number of bytes, or unset it", name));
   }
-  return value;
+  return *value;
 }
 
 // Options first, then the environment, then the published figures.

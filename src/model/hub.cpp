@@ -15,6 +15,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/parse.hpp"
 #include "greentune/data/fetch.hpp"
 
 namespace greentune::model {
@@ -288,9 +289,8 @@ std::optional<uint64_t> announced_size(const HubRepo& repo, const std::string& u
   if (!text) {
     return std::nullopt;
   }
-  uint64_t size = 0;
-  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), size);
-  if (error != std::errc() || end != text->data() + text->size()) {
+  const std::optional<uint64_t> size = parse_whole<uint64_t>(*text);
+  if (!size) {
     throw not_a_hub_answer(repo, url, fmt::format("gives the size '{}', not a whole number of bytes", *text));
   }
   return size;

@@ -57,11 +57,12 @@ std::string read_text(const fs::path& path) {
   return contents.str();
 }
 
-CommandResult run_cli(const std::string& arguments, const std::string& stdin_file) {
+CommandResult run_cli(const std::string& arguments, const std::string& stdin_file,
+                      const std::string& environment) {
   TempDir capture;
   const fs::path out_path = capture / "stdout";
   const fs::path err_path = capture / "stderr";
-  std::string command = std::string("'") + GREENTUNE_CLI_PATH + "' " + arguments;
+  std::string command = environment + " '" + GREENTUNE_CLI_PATH + "' " + arguments;
   command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
   command += " >'" + out_path.string() + "' 2>'" + err_path.string() + "'";
   const int status = std::system(command.c_str());

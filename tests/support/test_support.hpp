@@ -36,8 +36,10 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given.
-CommandResult run_cli(const std::string& arguments, const std::string& stdin_file = {});
+// Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given;
+// environment: shell assignments ("NAME='value' ...") for the command alone.
+CommandResult run_cli(const std::string& arguments, const std::string& stdin_file = {},
+                      const std::string& environment = {});
 
 }  // namespace greentune::testing
 

@@ -12,5 +12,10 @@ void add_data_fetch_command(CLI::App& data);  // data_fetch.cpp
 void add_predict_command(CLI::App& app);      // predict.cpp
 void add_eval_command(CLI::App& app);         // eval.cpp
 void add_train_command(CLI::App& app);        // train.cpp
+void add_measure_command(CLI::App& app);      // measure.cpp
+
+// The status main returns when the command succeeds: 0, or what a command passes on (measure: its
+// child's exit status).
+int& command_exit_status();
 
 }  // namespace greentune::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   greentune::cli::add_predict_command(app);
   greentune::cli::add_eval_command(app);
   greentune::cli::add_train_command(app);
+  greentune::cli::add_measure_command(app);
 
   try {
     app.parse(argc, argv);
@@ -39,5 +40,10 @@ int main(int argc, char** argv) {
                unexpected.what());
     return static_cast<int>(greentune::ErrorCode::internal);
   }
-  return 0;
+  return greentune::cli::command_exit_status();
+}
+
+int& greentune::cli::command_exit_status() {
+  static int status = 0;
+  return status;
 }

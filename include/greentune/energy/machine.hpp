@@ -1,0 +1,76 @@
+#pragma once
+// This machine's energy counters, chosen best first and each recorded with its method: GPUs through
+// NVML; the CPU through RAPL, else the TDP x utilization model; memory through RAPL's dram zones, else the
+// DIMM-count model. Plus the carbon intensity, and what emissions.csv needs to know about the machine.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "greentune/energy/carbon.hpp"
+#include "greentune/energy/emissions_csv.hpp"
+#include "greentune/energy/meter.hpp"
+#include "greentune/energy/nvml.hpp"
+
+namespace greentune::energy {
+
+struct MachineInfo {
+  std::string os;         // "Linux-6.1.0-18-amd64-x86_64"
+  std::string cpu_model;  // /proc/cpuinfo's model name
+  int cpu_count = 0;      // hardware threads
+  double ram_total_gb = 0.0;
+  std::vector<GpuDevice> gpus;  // the metered ones
+};
+
+struct MachineCounters {
+  EnergyCounters counters;
+  MachineInfo machine;
+  // Why a better method was not available (RAPL permissions, no NVIDIA driver), each with its fix.
+  std::vector<std::string> notes;
+};
+
+// Discovers every component's best counter. Never throws for missing hardware or permissions: the
+// fallbacks take over and notes say why.
+MachineCounters discover_machine_counters();
+
+struct MeteringOptions {
+  CarbonOptions carbon;
+  double pue = 1.0;
+  std::chrono::milliseconds interval{100};
+  std::function<void()> synchronize;  // see MeterOptions
+};
+
+// A running Meter over this machine's counters, with the carbon intensity it applies.
+struct Metering {
+  std::unique_ptr<Meter> meter;
+  MachineInfo machine;
+  CarbonIntensity carbon;
+  std::vector<std::string> notes;
+};
+
+// Resolves the carbon intensity first (Error(usage) for an unknown --country and the like, before any
+// work), then discovers the counters and starts the Meter.
+Metering start_metering(const MeteringOptions& options);
+
+// Names the run in emissions.csv.
+struct RunIdentity {
+  std::string project_name = "greentune";
+  std::string run_id;  // empty: a random UUID (version 4), as CodeCarbon makes one
+  std::string experiment_id;
+};
+
+// The emissions.csv row of measurement: powers are the window's averages (W), energies kWh per
+// component as measured (RAPL DRAM and the DIMM model both go to ram_energy), energy_consumed and
+// emissions with the PUE applied.
+EmissionsRow make_emissions_row(const Measurement& measurement, const Metering& metering,
+                                const RunIdentity& identity);
+
+// A few lines for people: duration, energy per component with its method, total, CO2 and the carbon
+// intensity with the reason it was chosen.
+std::string describe(const Measurement& measurement, const CarbonIntensity& carbon);
+
+std::string random_uuid();
+
+}  // namespace greentune::energy

@@ -1,0 +1,157 @@
+#include "greentune/energy/machine.hpp"
+
+#include <fmt/format.h>
+#include <sys/utsname.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "greentune/energy/cpu_model.hpp"
+#include "greentune/energy/rapl.hpp"
+
+namespace greentune::energy {
+
+namespace {
+
+std::string operating_system() {
+  utsname names{};
+  if (uname(&names) != 0)
+    return "";
+  return fmt::format("{}-{}-{}", names.sysname, names.release, names.machine);
+}
+
+// "2 x NVIDIA H100 80GB HBM3", as CodeCarbon writes gpu_model; mixed models are joined with " + " (no
+// comma, so that naive CSV readers keep the columns).
+std::string gpu_model_summary(const std::vector<GpuDevice>& gpus) {
+  std::map<std::string, int> count_by_name;
+  for (const GpuDevice& gpu : gpus)
+    ++count_by_name[gpu.name];
+  std::string summary;
+  for (const auto& [name, count] : count_by_name)
+    summary += fmt::format("{}{} x {}", summary.empty() ? "" : " + ", count, name);
+  return summary;
+}
+
+}  // namespace
+
+MachineCounters discover_machine_counters() {
+  MachineCounters result;
+  const Clock::time_point start = Clock::now();
+
+  GpuDiscoveryOptions gpu_options = gpu_discovery_options_from_environment();
+  gpu_options.start = start;
+  GpuDiscovery gpus = discover_gpus(gpu_options);
+  for (auto& counter : gpus.counters)
+    result.counters.push_back(std::move(counter));
+  result.machine.gpus = std::move(gpus.devices);
+  if (!gpus.problem.empty())
+    result.notes.push_back("GPU: " + gpus.problem);
+  for (const std::string& note : gpus.notes)
+    result.notes.push_back("GPU: " + note);
+
+  RaplDiscovery rapl = discover_rapl();
+  if (!rapl.problem.empty())
+    result.notes.push_back("RAPL: " + rapl.problem);
+  if (rapl.cpu) {
+    result.counters.push_back(std::move(rapl.cpu));
+  } else {
+    result.counters.push_back(make_cpu_model_counter("/proc", start));
+  }
+  if (rapl.dram) {
+    result.counters.push_back(std::move(rapl.dram));
+  } else {
+    result.counters.push_back(make_ram_model_counter("/proc", host_architecture(), start));
+  }
+
+  const CpuInfo cpu = read_cpu_info();
+  result.machine.os = operating_system();
+  result.machine.cpu_model = cpu.model_name;
+  result.machine.cpu_count = cpu.threads;
+  result.machine.ram_total_gb = read_total_ram_gib() * 1.073741824;  // GiB -> GB
+  return result;
+}
+
+Metering start_metering(const MeteringOptions& options) {
+  Metering metering;
+  metering.carbon = resolve_carbon_intensity(options.carbon);
+  MachineCounters machine = discover_machine_counters();
+  metering.machine = std::move(machine.machine);
+  metering.notes = std::move(machine.notes);
+  MeterOptions meter_options;
+  meter_options.interval = options.interval;
+  meter_options.pue = options.pue;
+  meter_options.gco2_per_kwh = metering.carbon.gco2_per_kwh;
+  meter_options.synchronize = options.synchronize;
+  metering.meter = std::make_unique<Meter>(std::move(machine.counters), meter_options);
+  return metering;
+}
+
+std::string random_uuid() {
+  std::random_device entropy;
+  std::uniform_int_distribution<int> nibble(0, 15);
+  std::string uuid = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
+  for (char& c : uuid) {
+    if (c == 'x' || c == 'y') {
+      const int value = c == 'x' ? nibble(entropy) : 8 + nibble(entropy) % 4;  // variant 10xx
+      c = "0123456789abcdef"[value];
+    }
+  }
+  return uuid;
+}
+
+EmissionsRow make_emissions_row(const Measurement& measurement, const Metering& metering,
+                                const RunIdentity& identity) {
+  const auto kwh = [](double joules) { return joules / kJoulesPerKwh; };
+  const auto watts = [&](double joules) {
+    return measurement.duration_s > 0.0 ? joules / measurement.duration_s : 0.0;
+  };
+  const CarbonIntensity& carbon = metering.carbon;
+  EmissionsRow row;
+  row.timestamp = codecarbon_timestamp(std::chrono::system_clock::now());
+  row.project_name = identity.project_name;
+  row.run_id = identity.run_id.empty() ? random_uuid() : identity.run_id;
+  row.experiment_id = identity.experiment_id;
+  row.duration_s = measurement.duration_s;
+  row.emissions_kg = measurement.co2_kg;
+  row.emissions_rate_kg_per_s =
+      measurement.duration_s > 0.0 ? measurement.co2_kg / measurement.duration_s : 0.0;
+  const double memory_j = measurement.dram_j + measurement.ram_j;
+  row.cpu_power_w = watts(measurement.cpu_j);
+  row.gpu_power_w = watts(measurement.gpu_total_j());
+  row.ram_power_w = watts(memory_j);
+  row.cpu_energy_kwh = kwh(measurement.cpu_j);
+  row.gpu_energy_kwh = kwh(measurement.gpu_total_j());
+  row.ram_energy_kwh = kwh(memory_j);
+  row.energy_consumed_kwh = measurement.kwh;
+  row.country_name = carbon.country_name;
+  row.country_iso_code = carbon.country_iso3;
+  row.region = carbon.region;
+  row.cloud_provider = carbon.cloud_provider;
+  row.cloud_region = carbon.cloud_region;
+  row.on_cloud = !carbon.cloud_provider.empty();
+  row.os = metering.machine.os;
+  row.cpu_count = metering.machine.cpu_count;
+  row.cpu_model = metering.machine.cpu_model;
+  row.gpu_count = static_cast<int>(metering.machine.gpus.size());
+  row.gpu_model = gpu_model_summary(metering.machine.gpus);
+  row.ram_total_size_gb = metering.machine.ram_total_gb;
+  row.tracking_mode = "machine";
+  row.pue = measurement.pue;
+  return row;
+}
+
+std::string describe(const Measurement& measurement, const CarbonIntensity& carbon) {
+  std::string text = fmt::format("energy over {:.1f} s:\n", measurement.duration_s);
+  for (const ComponentEnergy& component : measurement.components) {
+    text += fmt::format("  {:<5} {:>12.1f} J  {:<24} {}\n", to_string(component.component), component.joules,
+                        to_string(component.method), component.label);
+  }
+  text += fmt::format("  total {:>12.1f} J = {:.6f} kWh (PUE {:.2f}), {:.1f} W on average\n",
+                      measurement.total_j, measurement.kwh, measurement.pue, measurement.average_w());
+  text += fmt::format("  CO2   {:.4g} g at {:.0f} gCO2e/kWh ({}{})", measurement.co2_kg * 1000.0,
+                      carbon.gco2_per_kwh, carbon.reason, carbon.source.empty() ? "" : "; " + carbon.source);
+  return text;
+}
+
+}  // namespace greentune::energy

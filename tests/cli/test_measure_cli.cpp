@@ -1,0 +1,102 @@
+// `greentune measure -- CMD`: CMD's exit status and output pass through; emissions.csv (38 columns) and
+// energy.json are written with the methods used; carbon flags are checked before CMD runs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_support.hpp"
+
+namespace greentune::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<std::string> csv_lines(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  std::istringstream stream(read_text(path));
+  std::string line;
+  while (std::getline(stream, line))
+    lines.push_back(line);
+  return lines;
+}
+
+size_t field_count(const std::string& line) {
+  return static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;  // no quoted commas here
+}
+
+// A powercap tree with one package and a dram zone whose counters do not move: RAPL is found and used.
+void write_powercap(const std::filesystem::path& root) {
+  for (const auto& [zone, name] :
+       {std::pair{"intel-rapl:0", "package-0"}, std::pair{"intel-rapl:0/intel-rapl:0:0", "dram"}}) {
+    std::filesystem::create_directories(root / zone);
+    write_text(root / zone / "name", std::string(name) + "\n");
+    write_text(root / zone / "energy_uj", "1000\n");
+    write_text(root / zone / "max_energy_range_uj", "262143328850\n");
+  }
+}
+
+TEST(MeasureCli, RunsTheCommandPassesItsStatusOnAndWritesEmissionsAndEnergy) {
+  TempDir dir;
+  write_powercap(dir / "powercap");
+  const std::string environment = "GREENTUNE_NVML_LIB='" + std::string(GREENTUNE_FAKE_NVML_PATH) +
+                                  "' GREENTUNE_POWERCAP_ROOT='" + (dir / "powercap").string() + "' ";
+  const std::string measure = "measure --output-dir '" + (dir / "out").string() + "' --country FRA ";
+  const CommandResult first =
+      run_cli(measure + "-- sh -c 'echo from the command; sleep 0.3; exit 3'", {}, environment);
+  EXPECT_EQ(first.exit_code, 3) << first.err;
+  EXPECT_EQ(first.out, "from the command\n");  // stdout is the command's alone
+  EXPECT_THAT(first.err, HasSubstr("nvml-energy-counter"));
+  EXPECT_THAT(first.err, HasSubstr("nvml-power-integrated"));
+  EXPECT_THAT(first.err, HasSubstr("rapl"));
+  EXPECT_THAT(first.err, HasSubstr("--country FRA"));
+
+  const CommandResult second = run_cli(measure + "-- true", {}, environment);
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  const auto lines = csv_lines(dir / "out/emissions.csv");
+  ASSERT_EQ(lines.size(), 3u);  // the header and a row per run
+  EXPECT_THAT(lines[0],
+              ::testing::StartsWith("timestamp,project_name,run_id,experiment_id,duration,emissions,"));
+  for (const std::string& line : lines)
+    EXPECT_EQ(field_count(line), 38u) << line;
+  EXPECT_THAT(lines[1], HasSubstr(",France,FRA,"));
+  EXPECT_THAT(lines[1], HasSubstr(",2,1 x Fake A100 + 1 x Fake T4 (Turing),"));
+
+  const auto energy = nlohmann::json::parse(read_text(dir / "out/energy.json"));
+  EXPECT_EQ(energy.at("exit_status"), 0);
+  const auto& run = energy.at("windows").at(0);
+  // The power-only fake GPU draws 70 W: its integral over the run is 70 W x the run's duration, within the
+  // last sampling interval (100 ms).
+  const double seconds = run.at("duration_s");
+  const auto& components = run.at("components");
+  ASSERT_EQ(components.size(), 4u);  // 2 GPUs, RAPL package, RAPL dram
+  EXPECT_EQ(components[1].at("method"), "nvml-power-integrated");
+  EXPECT_NEAR(components[1].at("joules").get<double>(), 70.0 * seconds, 70.0 * 0.1 + 1e-9);
+  EXPECT_EQ(components[2].at("method"), "rapl");
+  EXPECT_EQ(components[2].at("joules"), 0.0);  // the fake counters stand still
+  EXPECT_EQ(energy.at("carbon").at("zone"), "FRA");
+}
+
+TEST(MeasureCli, BadUsageIsClearAndTheCommandDoesNotRun) {
+  TempDir dir;
+  const std::string out = " --output-dir '" + (dir / "out").string() + "' ";
+  const CommandResult no_command = run_cli("measure" + out);
+  EXPECT_EQ(no_command.exit_code, 2);
+  EXPECT_THAT(no_command.err, HasSubstr("no command to measure"));
+
+  const CommandResult unknown_country =
+      run_cli("measure" + out + "--country XYZ -- touch '" + (dir / "ran").string() + "'");
+  EXPECT_EQ(unknown_country.exit_code, 2);
+  EXPECT_THAT(unknown_country.err, HasSubstr("--country"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
+
+  const CommandResult missing = run_cli("measure" + out + "-- /no/such/program");
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_THAT(missing.err, HasSubstr("cannot run \"/no/such/program\""));
+  // The energy until the failure is still recorded.
+  EXPECT_EQ(csv_lines(dir / "out/emissions.csv").size(), 2u);
+}
+
+}  // namespace
+}  // namespace greentune::testing

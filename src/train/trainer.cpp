@@ -22,6 +22,7 @@
 #include "greentune/model/tensor_memory.hpp"
 #include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
+#include "greentune/train/run_energy.hpp"
 
 namespace greentune::train {
 
@@ -97,6 +98,13 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
           {"save-every", options.save_every},
           {"early-stopping-patience", options.early_stopping_patience},
           {"resume", options.resume},
+          {"country", options.metering.carbon.country},
+          {"region", options.metering.carbon.region},
+          {"cloud-provider", options.metering.carbon.cloud_provider},
+          {"cloud-region", options.metering.carbon.cloud_region},
+          {"carbon-intensity", optional(options.metering.carbon.gco2_per_kwh)},
+          {"pue", options.metering.pue},
+          {"interval-ms", options.metering.interval.count()},
           {"threads", options.threads}};
 }
 
@@ -194,6 +202,8 @@ struct LoopState {
   double step_seconds = 0.0;
   size_t trained_samples = 0, trained_tokens = 0;
   int64_t peak_step_tensor_bytes = 0;  // live tensors at the fullest moment of any training step
+  EnergyTotals energy;                 // up to this checkpoint, earlier processes included
+  EnergyForecast forecast;             // made after the first epoch; from_steps 0 until then
   std::string metrics_text;            // metrics.jsonl so far
 };
 
@@ -201,7 +211,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval
                                    padded_tokens, window_loss, window_batches, window_samples, window_tokens,
                                    best, final_eval, best_step, evaluations_without_improvement,
                                    stopped_early, train_seconds, step_seconds, trained_samples,
-                                   trained_tokens, peak_step_tensor_bytes, metrics_text)
+                                   trained_tokens, peak_step_tensor_bytes, energy, forecast, metrics_text)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
 // state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written
@@ -324,6 +334,9 @@ const data::TokenizedSplit& evaluation_split(const data::TokenizedDataset& datas
 
 TrainResult train(const TrainOptions& options) {
   validate(options);
+  // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
+  // the like fail now, before any slow work.
+  RunEnergy run_energy(options.metering);
   const model::CpuRuntime runtime = model::configure_cpu_runtime(options.threads);
   // Before any tensor exists, so that the peak counts the weights, gradients and optimizer state too.
   model::TensorMemoryTracker tensor_memory;
@@ -485,6 +498,7 @@ TrainResult train(const TrainOptions& options) {
     log::info(fmt::format("no checkpoint in {}: starting from the beginning", options.output.string()));
   }
   metrics_log.restore(state.metrics_text);
+  run_energy.add_earlier(state.energy);
   const InterruptGuard interrupt;  // Ctrl-C: checkpoint and stop cleanly
   // On a terminal a bar redrawn in place with the log lines above it; elsewhere only the log lines.
   ProgressLine progress;
@@ -499,14 +513,20 @@ TrainResult train(const TrainOptions& options) {
                                  static_cast<double>(total_steps - first_step), elapsed);
     const double samples_per_s =
         state.step_seconds > 0.0 ? static_cast<double>(state.trained_samples) / state.step_seconds : 0.0;
-    return fmt::format("{} {}/{} loss {:.4f} {:.1f} samples/s ETA {}",
+    const EnergyTotals energy = run_energy.totals();
+    return fmt::format("{} {}/{} loss {:.4f} {:.1f} samples/s {:.0f} W {:.0f} J {:.2f} gCO2 ETA {}",
                        progress_bar(static_cast<double>(state.step) / static_cast<double>(total_steps), 24),
-                       state.step, total_steps, last_loss, samples_per_s, eta ? format_duration(*eta) : "?");
+                       state.step, total_steps, last_loss, samples_per_s, run_energy.recent_watts(),
+                       energy.total_j, energy.co2_kg * 1000.0, eta ? format_duration(*eta) : "?");
   };
   auto window_started = Clock::now();
+  double window_started_j = run_energy.totals().total_j;
   const auto record_eval = [&](double epoch) {
+    run_energy.begin_eval();
     const model::EvalMetrics metrics = evaluate(eval_split, eval_indices);
-    metrics_log.add(eval_row(state.step, epoch, metrics));
+    nlohmann::json row = eval_row(state.step, epoch, metrics);
+    row["energy_kwh"] = run_energy.end_eval().kwh;
+    metrics_log.add(row);
     say(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step, metrics.eval_loss,
                     metrics.accuracy, metrics.macro_f1));
     if (state.last_eval_step < 0 || metrics.accuracy > state.best.accuracy) {
@@ -530,6 +550,7 @@ TrainResult train(const TrainOptions& options) {
     state.epoch = epoch;
     state.next_batch = next_batch;
     state.metrics_text = metrics_log.text();
+    state.energy = run_energy.totals();
     state.train_seconds += std::chrono::duration<double>(Clock::now() - started).count();
     save_checkpoint(options.output, state, classifier, *optimizer);
     state.train_seconds -= std::chrono::duration<double>(Clock::now() - started).count();
@@ -538,6 +559,7 @@ TrainResult train(const TrainOptions& options) {
   for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps && !state.stopped_early;
        ++epoch) {
     const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
+    run_energy.begin_epoch(epoch);
     const size_t first_batch = epoch == state.epoch ? state.next_batch : 0;
     if (first_batch == 0) {
       state.real_tokens += plan.real_tokens;
@@ -590,6 +612,7 @@ TrainResult train(const TrainOptions& options) {
       if (state.step % options.log_every == 0 || state.step == total_steps) {
         const double seconds = std::chrono::duration<double>(Clock::now() - window_started).count();
         const double mean_loss = state.window_loss / static_cast<double>(state.window_batches);
+        const EnergyTotals energy = run_energy.totals();
         metrics_log.add({{"step", state.step},
                          {"epoch", epoch_progress},
                          {"loss", mean_loss},
@@ -597,13 +620,17 @@ TrainResult train(const TrainOptions& options) {
                          {"grad_norm", grad_norm},
                          {"loss_scale", nullptr},
                          {"samples_per_s", static_cast<double>(state.window_samples) / seconds},
-                         {"tokens_per_s", static_cast<double>(state.window_tokens) / seconds}});
+                         {"tokens_per_s", static_cast<double>(state.window_tokens) / seconds},
+                         {"energy_kwh", energy.kwh()},  // the run's so far
+                         {"co2_kg", energy.co2_kg},
+                         {"power_w", (energy.total_j - window_started_j) / seconds}});
         say(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state.step, total_steps,
                         mean_loss, lr, static_cast<double>(state.window_samples) / seconds));
         state.window_loss = 0.0;
         state.window_batches = 0;
         state.window_samples = state.window_tokens = 0;
         window_started = Clock::now();
+        window_started_j = energy.total_j;
       }
       if (options.eval_every > 0 && state.step % options.eval_every == 0)
         record_eval(epoch_progress);
@@ -617,6 +644,17 @@ TrainResult train(const TrainOptions& options) {
       break;
     if (options.eval_every == 0)
       record_eval(static_cast<double>(epoch + 1));
+    run_energy.end_epoch(epoch);
+    if (state.forecast.from_steps == 0 && state.step < total_steps) {
+      // Carbontracker's idea: after the first epoch, what the whole run will take at this rate.
+      const EnergyTotals so_far = run_energy.totals();
+      const double scale = static_cast<double>(total_steps) / static_cast<double>(state.step);
+      state.forecast = {state.step, total_steps, so_far.kwh() * scale, so_far.co2_kg * scale};
+      say(
+          fmt::format("forecast from the first {} updates: the whole run ({} updates) will take about {:.4g} "
+                      "kWh and {:.3g} g CO2",
+                      state.step, total_steps, state.forecast.kwh, state.forecast.co2_kg * 1000.0));
+    }
     checkpoint(epoch + 1, 0);
     stop_if_interrupted(state.step, options.output);
   }
@@ -639,27 +677,50 @@ TrainResult train(const TrainOptions& options) {
   result.peak_tensor_memory_mb = static_cast<double>(state.peak_step_tensor_bytes) / kBytesPerMebibyte;
 
   if (test_split != nullptr) {
+    run_energy.begin_eval();
     result.test = evaluate(*test_split, all_indices(test_split->size()));
+    run_energy.end_eval();
     log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
   }
   model::save_pretrained(options.output / "model", classifier, tokenizer);
   result.peak_memory_mb = peak_memory_mb();
+  result.energy = run_energy.finish(options.output, options.output.filename().string());
+  result.forecast = state.forecast;
+  const EnergyTotals& energy = result.energy;
 
-  nlohmann::json summary = {{"accuracy", result.final_eval.accuracy},
-                            {"f1", result.final_eval.macro_f1},
-                            {"eval_loss", result.final_eval.eval_loss},
-                            {"n", result.final_eval.n},
-                            {"best", {{"step", result.best_step}, {"metrics", result.best}}},
-                            {"train_seconds", result.train_seconds},
-                            {"steps", result.steps},
-                            {"stopped_early", result.stopped_early},
-                            {"skipped_steps", result.skipped_steps},
-                            {"peak_memory_mb", result.peak_memory_mb},
-                            {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},
-                            {"padding_fraction", result.padding_fraction},
-                            {"train_samples_per_s", result.train_samples_per_s},
-                            {"train_tokens_per_s", result.train_tokens_per_s},
-                            {"config", resolved}};
+  nlohmann::json summary = {
+      {"accuracy", result.final_eval.accuracy},
+      {"f1", result.final_eval.macro_f1},
+      {"eval_loss", result.final_eval.eval_loss},
+      {"n", result.final_eval.n},
+      {"best", {{"step", result.best_step}, {"metrics", result.best}}},
+      {"train_seconds", result.train_seconds},
+      {"steps", result.steps},
+      {"stopped_early", result.stopped_early},
+      {"skipped_steps", result.skipped_steps},
+      {"peak_memory_mb", result.peak_memory_mb},
+      {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},
+      {"padding_fraction", result.padding_fraction},
+      {"train_samples_per_s", result.train_samples_per_s},
+      {"train_tokens_per_s", result.train_tokens_per_s},
+      {"energy_kwh", energy.kwh()},
+      {"gpu_kwh", energy.gpu_j / energy::kJoulesPerKwh},
+      {"cpu_kwh", energy.cpu_j / energy::kJoulesPerKwh},
+      {"dram_kwh", energy.dram_j / energy::kJoulesPerKwh},
+      {"ram_kwh", energy.ram_j / energy::kJoulesPerKwh},
+      {"eval_kwh", energy.eval_j / energy::kJoulesPerKwh},
+      {"co2_kg", energy.co2_kg},
+      {"average_w", energy.average_w()},
+      {"joules_per_sample",
+       state.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state.trained_samples)},
+      {"energy_methods", run_energy.methods()},
+      {"carbon",
+       {{"gco2_per_kwh", run_energy.carbon().gco2_per_kwh},
+        {"zone", run_energy.carbon().zone},
+        {"reason", run_energy.carbon().reason}}},
+      {"config", resolved}};
+  if (result.forecast.from_steps > 0)
+    summary["energy_forecast"] = result.forecast;
   if (const auto& memory = result.checkpointing_memory) {
     summary["checkpointing_memory"] = {{"plain_mb", memory->plain_mb},
                                        {"checkpointed_mb", memory->checkpointed_mb},

@@ -68,8 +68,8 @@ TEST(TrainCli, OnATerminalAProgressBarIsRedrawnWithTheLogLinesAboveIt) {
       "script -qec '" + train + "' /dev/null </dev/null >'" + (dir / "terminal").string() + "' 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_text(dir / "terminal");
   const std::string terminal = read_text(dir / "terminal");
-  EXPECT_THAT(terminal, ::testing::ContainsRegex(
-                            "\r\\[#*\\.*\\] [0-9]+/360 loss [0-9.]+ [0-9.]+ samples/s ETA [0-9]+s"));
+  EXPECT_THAT(terminal, ::testing::ContainsRegex("\r\\[#*\\.*\\] [0-9]+/360 loss [0-9.]+ [0-9.]+ samples/s "
+                                                 "[0-9]+ W [0-9]+ J [0-9.]+ gCO2 ETA [0-9]+s"));
   // A log line clears the bar ("\r" ESC "[K") and takes a line of its own.
   EXPECT_THAT(terminal, HasSubstr("\r\x1b[Kstep 100/360: loss"));
 
@@ -118,15 +118,15 @@ TEST(TrainCli, ConfigErrorsAreClear) {
 namespace greentune::testing {
 namespace {
 
-// metrics.jsonl without the timing fields, which no two runs share.
+// metrics.jsonl without the timing and energy fields, which no two runs share.
 std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& path) {
   std::vector<nlohmann::json> rows;
   std::istringstream lines(read_text(path));
   std::string line;
   while (std::getline(lines, line)) {
     auto row = nlohmann::json::parse(line);
-    row.erase("samples_per_s");
-    row.erase("tokens_per_s");
+    for (const char* measured : {"samples_per_s", "tokens_per_s", "energy_kwh", "co2_kg", "power_w"})
+      row.erase(measured);
     rows.push_back(row);
   }
   return rows;

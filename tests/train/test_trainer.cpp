@@ -112,6 +112,33 @@ TEST(Trainer, LearnsASeparableTaskAndWritesMetricsResultAndModel) {
   EXPECT_EQ(summary.at("config").at("total-steps"), 64);
   EXPECT_TRUE(std::filesystem::exists(dir / "run/config.json"));
 
+  // Energy: the run's totals, per component, with the methods, a forecast after the first of 4 epochs,
+  // emissions.csv (header + one row) and energy.json with a window per epoch and per evaluation.
+  EXPECT_GT(result.energy.total_j, 0.0);
+  EXPECT_NEAR(summary.at("energy_kwh").get<double>(), result.energy.total_j / 3.6e6, 1e-12);
+  EXPECT_NEAR(summary.at("co2_kg").get<double>(), summary.at("energy_kwh").get<double>() * 0.475, 1e-12);
+  EXPECT_NEAR(summary.at("energy_kwh").get<double>(),
+              summary.at("gpu_kwh").get<double>() + summary.at("cpu_kwh").get<double>() +
+                  summary.at("dram_kwh").get<double>() + summary.at("ram_kwh").get<double>(),
+              1e-12);  // PUE 1
+  EXPECT_GT(summary.at("joules_per_sample").get<double>(), 0.0);
+  EXPECT_TRUE(summary.at("energy_methods").contains("cpu"));
+  EXPECT_EQ(summary.at("carbon").at("zone"), "WORLD");
+  EXPECT_EQ(result.forecast.from_steps, 16);
+  EXPECT_EQ(result.forecast.total_steps, 64);
+  EXPECT_GT(result.forecast.kwh, 0.0);
+  EXPECT_EQ(summary.at("energy_forecast").at("from_steps"), 16);
+  const std::string emissions = testing::read_text(dir / "run/emissions.csv");
+  EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2);
+  const auto energy_report = nlohmann::json::parse(testing::read_text(dir / "run/energy.json"));
+  std::vector<std::string> window_names;
+  for (const auto& window : energy_report.at("this_process_windows"))
+    window_names.push_back(window.at("name"));
+  EXPECT_EQ(window_names, (std::vector<std::string>{"run", "eval", "epoch-1", "eval", "epoch-2", "eval",
+                                                    "epoch-3", "eval", "epoch-4"}));
+  for (const auto& row : rows)
+    EXPECT_TRUE(row.contains("energy_kwh")) << row.dump();
+
   // The saved model loads and carries the dataset's label names.
   const auto saved = model::load_pretrained((dir / "run/model").string());
   EXPECT_EQ(saved.model->config().id2label, (std::vector<std::string>{"neg", "pos"}));

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "config_file.hpp"
 #include "data_flags.hpp"
+#include "energy_flags.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/train/trainer.hpp"
@@ -18,6 +19,7 @@ namespace {
 struct TrainFlags {
   train::TrainOptions options;
   DataFlags data;
+  EnergyFlags energy;
   std::string vocab;
   std::string optimizer = "adamw";
   std::vector<double> betas = {0.9, 0.999};
@@ -58,6 +60,7 @@ void run_train(TrainFlags& flags) {
   }
   options.length_bucketing = flags.bucketing == "length";
   options.shuffle = !flags.no_shuffle;
+  options.metering = flags.energy.options();
   print_table(nlohmann::json(options));
   const train::TrainResult result = train::train(options);
   fmt::print(
@@ -67,6 +70,7 @@ void run_train(TrainFlags& flags) {
       result.final_eval.eval_loss);
   if (result.test)
     fmt::print("test_accuracy  {:.4f}\n", result.test->accuracy);
+  fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy.kwh(), result.energy.co2_kg);
   fmt::print("output         {}\n", options.output.string());
 }
 
@@ -177,6 +181,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--resume", options.resume, "Continue from the last checkpoint in --output");
   command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
+  add_energy_flags(*command, flags->energy);
   command->callback([flags, command] {
     if (!flags->config.empty())
       apply_config_file(*command, flags->config);

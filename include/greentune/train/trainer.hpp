@@ -10,8 +10,10 @@
 
 #include "greentune/data/dataset.hpp"
 #include "greentune/data/sampler.hpp"
+#include "greentune/energy/machine.hpp"
 #include "greentune/model/evaluate.hpp"
 #include "greentune/train/optimizer.hpp"
+#include "greentune/train/run_energy.hpp"
 #include "greentune/train/schedule.hpp"
 
 namespace greentune::train {
@@ -56,6 +58,7 @@ struct TrainOptions {
   int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
   bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
   int threads = 0;         // CPU threads; 0: all cores
+  energy::MeteringOptions metering;  // where the electricity comes from, PUE, sampling interval
 };
 void to_json(nlohmann::json& json, const TrainOptions& options);
 
@@ -82,6 +85,8 @@ struct TrainResult {
     double saved_mb() const { return plain_mb - checkpointed_mb; }
   };
   std::optional<CheckpointingMemory> checkpointing_memory;
+  EnergyTotals energy;      // the whole run, every process of a resumed run included
+  EnergyForecast forecast;  // made after the first epoch (from_steps 0 when the run had one epoch or less)
 };
 
 // Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the

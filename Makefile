@@ -11,7 +11,7 @@ IMDB_TARBALL := $(SHARED_DIR)/data/imdb/aclImdb_v1_labeled.tar.gz
 DEMO_DATA ?= $(if $(wildcard $(IMDB_TARBALL)),$(IMDB_TARBALL),imdb)
 DEMO_VOCAB ?= $(wildcard $(SHARED_DIR)/data/vocab/bert-base-uncased-vocab.txt)
 
-.PHONY: all setup configure build test demo bench clean
+.PHONY: all setup configure build cli test demo bench clean
 
 all: build
 
@@ -24,15 +24,20 @@ configure: setup
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The command-line tool alone (the demo needs nothing else).
+cli: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target greentune
+
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# The demo fine-tunes a small DistilBERT-shaped model (configs/demo-model, random init) on IMDB with the
-# BERT uncased vocabulary: DEMO_VOCAB=path/to/vocab.txt when ../shared is not there.
-demo: build
+# The demo runs the demo study (configs/demo.toml): the proposal's strategy grid on a small DistilBERT-shaped
+# model (configs/demo-model, random init) and 2,000 IMDB reviews, with the BERT uncased vocabulary
+# (DEMO_VOCAB=path/to/vocab.txt when ../shared is not there). Started again, it skips finished runs.
+demo: cli
 	@test -n "$(DEMO_VOCAB)" || { echo "make demo needs the BERT uncased vocab.txt: run make demo DEMO_VOCAB=path/to/vocab.txt"; exit 2; }
-	./$(BUILD_DIR)/greentune train --config configs/demo-train.toml --data $(DEMO_DATA) --vocab $(DEMO_VOCAB)
-	@echo "demo run: runs/demo (metrics.jsonl, result.json, model/)"
+	./$(BUILD_DIR)/greentune study configs/demo.toml --output studies/demo --set data=$(DEMO_DATA) --set vocab=$(DEMO_VOCAB)
+	@echo "demo report: studies/demo/report.md (also report.html, report.tex, plots/, results.csv)"
 
 bench: build
 	bash scripts/setup.sh --bench

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "greentune/core/csv.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
@@ -32,34 +33,9 @@ std::string format_count(const std::optional<int>& value) {
   return value ? std::to_string(*value) : "";
 }
 
-// RFC 4180: a field holding a comma, a quote or a line break is quoted, with its quotes doubled (what
-// Python's csv module does with QUOTE_MINIMAL, so pandas reads it back unchanged).
-void append_field(std::string& line, std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    line.append(field);
-    return;
-  }
-  line.push_back('"');
-  for (char c : field) {
-    if (c == '"') {
-      line.push_back('"');
-    }
-    line.push_back(c);
-  }
-  line.push_back('"');
-}
-
 template <typename Fields>
 std::string join_line(const Fields& fields) {
-  std::string line;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (i > 0) {
-      line.push_back(',');
-    }
-    append_field(line, fields[i]);
-  }
-  line.push_back('\n');
-  return line;
+  return csv_line(fields) + "\n";
 }
 
 // The first line without its line ending or a UTF-8 byte order mark (spreadsheets add one when saving).

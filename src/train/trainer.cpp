@@ -14,6 +14,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/progress.hpp"
+#include "greentune/core/random.hpp"
 #include "greentune/data/split.hpp"
 #include "greentune/data/tokenized_cache.hpp"
 #include "greentune/model/hub.hpp"
@@ -93,10 +94,14 @@ void to_json(nlohmann::json& json, const TrainOptions& options) {
           {"bucketing", options.length_bucketing ? "length" : "none"},
           {"pad-to-multiple", options.pad_to_multiple},
           {"validation-fraction", options.validation_fraction},
+          {"max-train-examples", options.max_train_examples},
+          {"max-test-examples", options.max_test_examples},
           {"log-every", options.log_every},
           {"eval-every", options.eval_every},
           {"save-every", options.save_every},
           {"early-stopping-patience", options.early_stopping_patience},
+          {"energy-budget-kwh", options.energy_budget_kwh},
+          {"target-accuracy", options.target_accuracy},
           {"resume", options.resume},
           {"country", options.metering.carbon.country},
           {"region", options.metering.carbon.region},
@@ -132,6 +137,10 @@ void validate(const TrainOptions& options) {
   require(options.warmup_ratio >= 0.0 && options.warmup_ratio <= 1.0, "--warmup-ratio", "must be in [0, 1]",
           "pass e.g. 0.1");
   require(options.log_every > 0, "--log-every", "must be at least 1", "pass e.g. 50");
+  require(options.energy_budget_kwh >= 0.0, "--energy-budget-kwh", "must not be negative",
+          "pass 0 for no budget");
+  require(options.target_accuracy >= 0.0 && options.target_accuracy <= 1.0, "--target-accuracy",
+          "must be an accuracy in [0, 1]", "pass e.g. 0.9, or 0 for no target");
   require(options.eval_every >= 0, "--eval-every", "must not be negative", "pass 0 to evaluate each epoch");
   for (const auto& [value, flag] :
        {std::pair{options.dropout, "--dropout"}, std::pair{options.attention_dropout, "--attention-dropout"},
@@ -196,8 +205,8 @@ struct LoopState {
   model::EvalMetrics best, final_eval;
   int64_t best_step = 0;
   int64_t evaluations_without_improvement = 0;  // for early stopping
-  bool stopped_early = false;
-  double train_seconds = 0.0;  // spent by earlier processes of this run
+  std::string stop_reason;                      // empty while the run goes on; see TrainResult::stop_reason
+  double train_seconds = 0.0;                   // spent by earlier processes of this run
   // Training steps only (forward, backward, update), evaluations and checkpoints excluded.
   double step_seconds = 0.0;
   size_t trained_samples = 0, trained_tokens = 0;
@@ -209,9 +218,9 @@ struct LoopState {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
                                    padded_tokens, window_loss, window_batches, window_samples, window_tokens,
-                                   best, final_eval, best_step, evaluations_without_improvement,
-                                   stopped_early, train_seconds, step_seconds, trained_samples,
-                                   trained_tokens, peak_step_tensor_bytes, energy, forecast, metrics_text)
+                                   best, final_eval, best_step, evaluations_without_improvement, stop_reason,
+                                   train_seconds, step_seconds, trained_samples, trained_tokens,
+                                   peak_step_tensor_bytes, energy, forecast, metrics_text)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
 // state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written
@@ -313,6 +322,23 @@ std::vector<size_t> all_indices(size_t n) {
   return indices;
 }
 
+// Random streams of the seed for drawing example subsets (the split, the sampler and dropout use others).
+constexpr uint64_t kTrainSampleStream = 0x7452'4149'4e00;  // "tRAIN"
+constexpr uint64_t kTestSampleStream = 0x7445'5354'0000;   // "tEST"
+
+// limit of the n examples, drawn with the seed and kept in file order; all of them when limit is 0 or n or
+// more.
+std::vector<size_t> sample_indices(size_t n, size_t limit, uint64_t seed, uint64_t stream) {
+  std::vector<size_t> indices = all_indices(n);
+  if (limit == 0 || limit >= n)
+    return indices;
+  std::mt19937_64 engine = random::seeded_engine(seed, stream);
+  random::fisher_yates_shuffle(indices, engine);
+  indices.resize(limit);
+  std::sort(indices.begin(), indices.end());
+  return indices;
+}
+
 // --eval-data / --test-data: read like --data (its format when given, columns and the training label
 // names, so label ids agree), from their "test" split when there is one, else their only split.
 data::TokenizedDataset open_companion_data(const fs::path& path, const data::DataSpec& training,
@@ -376,11 +402,20 @@ TrainResult train(const TrainOptions& options) {
     test_dataset =
         open_companion_data(options.test_data, options.data, dataset.label_names(), tokenizer, cache_options);
   }
-  // Without --eval-data a validation share of the training data is held out; with it, all of it trains.
-  const data::TrainValidationSplit held_out =
-      eval_dataset
-          ? data::TrainValidationSplit{all_indices(train_split.size()), {}}
-          : data::split_train_validation(train_split.size(), {options.validation_fraction, options.seed});
+  // --max-train-examples draws the examples used at all; without --eval-data a validation share of them
+  // is held out, with it they all train.
+  const std::vector<size_t> train_pool =
+      sample_indices(train_split.size(), options.max_train_examples, options.seed, kTrainSampleStream);
+  data::TrainValidationSplit held_out{train_pool, {}};
+  if (!eval_dataset) {
+    const data::TrainValidationSplit positions =
+        data::split_train_validation(train_pool.size(), {options.validation_fraction, options.seed});
+    held_out = {{}, {}};
+    for (const size_t position : positions.train)
+      held_out.train.push_back(train_pool[position]);
+    for (const size_t position : positions.validation)
+      held_out.validation.push_back(train_pool[position]);
+  }
   const data::TokenizedSplit& eval_split = eval_dataset ? evaluation_split(*eval_dataset) : train_split;
   const std::vector<size_t> eval_indices =
       eval_dataset ? all_indices(eval_split.size()) : held_out.validation;
@@ -540,10 +575,16 @@ TrainResult train(const TrainOptions& options) {
     state.last_eval_step = state.step;
     if (options.early_stopping_patience > 0 &&
         state.evaluations_without_improvement >= options.early_stopping_patience) {
-      state.stopped_early = true;
+      state.stop_reason = kStopEarlyStopping;
       say(fmt::format(
           "stopping early: no better validation accuracy in {} evaluations (best {:.4f} at step {})",
           state.evaluations_without_improvement, state.best.accuracy, state.best_step));
+    }
+    if (options.target_accuracy > 0.0 && metrics.accuracy >= options.target_accuracy &&
+        state.stop_reason.empty()) {
+      state.stop_reason = kStopTargetAccuracy;
+      say(fmt::format("stopping: validation accuracy {:.4f} reached the target {:.4f}", metrics.accuracy,
+                      options.target_accuracy));
     }
   };
   const auto checkpoint = [&](int64_t epoch, size_t next_batch) {
@@ -556,7 +597,7 @@ TrainResult train(const TrainOptions& options) {
     state.train_seconds -= std::chrono::duration<double>(Clock::now() - started).count();
   };
 
-  for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps && !state.stopped_early;
+  for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps && state.stop_reason.empty();
        ++epoch) {
     const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
     run_energy.begin_epoch(epoch);
@@ -566,7 +607,7 @@ TrainResult train(const TrainOptions& options) {
       state.padded_tokens += plan.padded_tokens;
     }
     for (size_t batch_index = first_batch;
-         batch_index < plan.batches.size() && state.step < total_steps && !state.stopped_early;
+         batch_index < plan.batches.size() && state.step < total_steps && state.stop_reason.empty();
          ++batch_index) {
       const auto step_started = Clock::now();
       tensor_memory.reset_peak();
@@ -606,6 +647,11 @@ TrainResult train(const TrainOptions& options) {
       state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
       if (progress.terminal())
         progress.update(describe_progress);
+      if (options.energy_budget_kwh > 0.0 && run_energy.totals().kwh() >= options.energy_budget_kwh) {
+        state.stop_reason = kStopEnergyBudget;
+        say(fmt::format("stopping: the run has used {:.4g} kWh, its budget is {:.4g} kWh",
+                        run_energy.totals().kwh(), options.energy_budget_kwh));
+      }
       const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
                                                                      static_cast<double>(plan.batches.size());
 
@@ -640,7 +686,7 @@ TrainResult train(const TrainOptions& options) {
         stop_if_interrupted(state.step, options.output);
       }
     }
-    if (state.stopped_early)
+    if (!state.stop_reason.empty())
       break;
     if (options.eval_every == 0)
       record_eval(static_cast<double>(epoch + 1));
@@ -664,7 +710,7 @@ TrainResult train(const TrainOptions& options) {
   result.final_eval = state.final_eval;
   result.best = state.best;
   result.best_step = state.best_step;
-  result.stopped_early = state.stopped_early;
+  result.stop_reason = state.stop_reason;
   result.train_seconds = state.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
   result.steps = state.step;
   result.padding_fraction = state.padded_tokens == 0 ? 0.0
@@ -678,7 +724,8 @@ TrainResult train(const TrainOptions& options) {
 
   if (test_split != nullptr) {
     run_energy.begin_eval();
-    result.test = evaluate(*test_split, all_indices(test_split->size()));
+    result.test = evaluate(*test_split, sample_indices(test_split->size(), options.max_test_examples,
+                                                       options.seed, kTestSampleStream));
     run_energy.end_eval();
     log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
   }
@@ -696,7 +743,8 @@ TrainResult train(const TrainOptions& options) {
       {"best", {{"step", result.best_step}, {"metrics", result.best}}},
       {"train_seconds", result.train_seconds},
       {"steps", result.steps},
-      {"stopped_early", result.stopped_early},
+      {"stopped_early", !result.stop_reason.empty()},
+      {"stop_reason", result.stop_reason},
       {"skipped_steps", result.skipped_steps},
       {"peak_memory_mb", result.peak_memory_mb},
       {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},

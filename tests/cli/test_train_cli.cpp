@@ -174,25 +174,8 @@ void expect_resumed_run_matches(int signal) {
                                     "--threads",
                                     "1"};
   };
-  const auto spawn = [](const std::vector<std::string>& args) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      std::vector<char*> argv;
-      for (const auto& arg : args)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      freopen("/dev/null", "w", stdout);
-      freopen("/dev/null", "w", stderr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
-  };
-  const auto wait_for = [](pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return status;
-  };
+  const auto spawn = spawn_quietly;
+  const auto wait_for = wait_for_exit;
 
   const int uninterrupted = wait_for(spawn(arguments("whole")));
   ASSERT_TRUE(WIFEXITED(uninterrupted) && WEXITSTATUS(uninterrupted) == 0);

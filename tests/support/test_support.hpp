@@ -1,9 +1,11 @@
 #pragma once
+#include <sys/types.h>
 // Helpers shared by the test suites: where the fixtures are, temporary directories, running the CLI.
 
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace greentune::testing {
 
@@ -35,6 +37,11 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+
+// Starts argv (argv[0] a path) in a child process with stdout and stderr discarded; returns its pid.
+pid_t spawn_quietly(const std::vector<std::string>& argv);
+// Waits for the child and returns its wait status (WIFEXITED / WIFSIGNALED apply).
+int wait_for_exit(pid_t pid);
 
 // Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given;
 // environment: shell assignments ("NAME='value' ...") for the command alone.

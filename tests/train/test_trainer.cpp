@@ -244,11 +244,48 @@ TEST(Trainer, EarlyStoppingEndsTheRunWhenAccuracyStopsImproving) {
   options.eval_every = 2;
   options.early_stopping_patience = 3;
   const TrainResult result = train(options);
-  EXPECT_TRUE(result.stopped_early);
+  EXPECT_EQ(result.stop_reason, kStopEarlyStopping);
   EXPECT_LT(result.steps, 30 * 16);
   // The run ended exactly `patience` evaluations after the best one.
   EXPECT_EQ(result.steps, result.best_step + 3 * 2);
   EXPECT_EQ(nlohmann::json::parse(testing::read_text(dir / "run/result.json")).at("stopped_early"), true);
+}
+
+TEST(Trainer, MaxTrainAndTestExamplesDrawSubsetsWithTheSeed) {
+  testing::TempDir dir;
+  TrainOptions options = small_run(dir);
+  options.epochs = 1;
+  write_sentiment_jsonl(dir / "test.jsonl", 30);
+  options.test_data = dir / "test.jsonl";
+  options.max_train_examples = 50;
+  options.max_test_examples = 12;
+  const TrainResult result = train(options);
+  const auto config = nlohmann::json::parse(testing::read_text(dir / "run/config.json"));
+  EXPECT_EQ(config.at("train-examples"), 40);  // 50 drawn, a 0.2 validation share held out of them
+  EXPECT_EQ(config.at("validation-examples"), 10);
+  EXPECT_EQ(result.steps, 5);  // 40 / 8
+  ASSERT_TRUE(result.test.has_value());
+  EXPECT_EQ(result.test->n, 12u);
+}
+
+TEST(Trainer, AnEnergyBudgetOrATargetAccuracyEndsTheRunAndSaysWhy) {
+  testing::TempDir budget_dir, target_dir;
+  TrainOptions budget = small_run(budget_dir);
+  budget.energy_budget_kwh = 1e-9;  // 3.6 mJ: passed by the first update
+  const TrainResult over_budget = train(budget);
+  EXPECT_EQ(over_budget.stop_reason, kStopEnergyBudget);
+  EXPECT_EQ(over_budget.steps, 1);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_text(budget_dir / "run/result.json")).at("stop_reason"),
+            "energy-budget");
+
+  TrainOptions target = small_run(target_dir);
+  target.eval_every = 4;
+  target.target_accuracy = 0.9;
+  const TrainResult reached = train(target);
+  EXPECT_EQ(reached.stop_reason, kStopTargetAccuracy);
+  EXPECT_GE(reached.final_eval.accuracy, 0.9);
+  EXPECT_LT(reached.steps, 64);  // stopped before the 4 epochs' 64 updates
+  EXPECT_EQ(reached.steps % 4, 0);
 }
 
 TEST(Trainer, BadOptionsAreClearErrorsBeforeAnyWork) {

@@ -13,6 +13,8 @@ void add_predict_command(CLI::App& app);      // predict.cpp
 void add_eval_command(CLI::App& app);         // eval.cpp
 void add_train_command(CLI::App& app);        // train.cpp
 void add_measure_command(CLI::App& app);      // measure.cpp
+void add_study_command(CLI::App& app);        // study.cpp
+void add_report_command(CLI::App& app);       // report.cpp
 
 // The status main returns when the command succeeds: 0, or what a command passes on (measure: its
 // child's exit status).

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   greentune::cli::add_eval_command(app);
   greentune::cli::add_train_command(app);
   greentune::cli::add_measure_command(app);
+  greentune::cli::add_study_command(app);
+  greentune::cli::add_report_command(app);
 
   try {
     app.parse(argc, argv);

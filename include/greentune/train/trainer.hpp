@@ -22,6 +22,10 @@ enum class Precision { fp32, bf16, fp16 };
 Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16"; Error(usage) otherwise
 std::string_view to_string(Precision precision);
 
+inline constexpr const char* kStopEarlyStopping = "early-stopping";
+inline constexpr const char* kStopEnergyBudget = "energy-budget";
+inline constexpr const char* kStopTargetAccuracy = "target-accuracy";
+
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id
   data::DataSpec data;
@@ -51,10 +55,16 @@ struct TrainOptions {
   bool shuffle = true;
   bool length_bucketing = true;  // with shuffle: batches of similar length; without shuffle: file order
   size_t pad_to_multiple = 64;
-  double validation_fraction = 0.1;     // held out of train for evaluation
+  double validation_fraction = 0.1;  // held out of train for evaluation
+  // Quick studies: this many training examples (validation share included) and test examples, drawn with
+  // the seed; 0: all of them.
+  size_t max_train_examples = 0;
+  size_t max_test_examples = 0;
   int64_t log_every = 50;               // updates between training rows in metrics.jsonl
   int64_t eval_every = 0;               // updates between evaluations; 0: at the end of each epoch
   int64_t early_stopping_patience = 0;  // stop after this many evaluations without a better accuracy; 0: off
+  double energy_budget_kwh = 0.0;       // stop once the run has used this much energy; 0: no budget
+  double target_accuracy = 0.0;         // stop once an evaluation reaches this accuracy; 0: no target
   int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
   bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
   int threads = 0;         // CPU threads; 0: all cores
@@ -68,7 +78,9 @@ struct TrainResult {
   model::EvalMetrics best;
   int64_t best_step = 0;
   int64_t steps = 0;
-  bool stopped_early = false;
+  // Why the run ended before its last step: kStopEarlyStopping, kStopEnergyBudget, kStopTargetAccuracy;
+  // empty when it ran to the end.
+  std::string stop_reason;
   int64_t skipped_steps = 0;
   double train_seconds = 0.0;
   double padding_fraction = 0.0;     // of the training batches

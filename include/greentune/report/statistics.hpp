@@ -1,0 +1,101 @@
+#pragma once
+// The numbers behind a study's report: per variant, the mean and sample standard deviation of each metric
+// over its finished runs; each variant's change against the baseline with a 95% confidence interval; the
+// accuracy-energy Pareto front; and which variants save energy without giving up accuracy.
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "greentune/study/results.hpp"
+
+namespace greentune::report {
+
+// What a variant must do to count as a plain win: save at least this much energy (percent of the
+// baseline's mean energy_kwh) while its mean accuracy is at most this many points (accuracy x 100) below
+// the baseline's. Both are judged on the means.
+inline constexpr double kEnergySavingThresholdPercent = 10.0;
+inline constexpr double kAccuracyTolerancePoints = 0.5;
+
+// One metric over a variant's finished runs.
+struct Summary {
+  size_t n = 0;                   // runs that have the metric; mean is meaningless when 0
+  double mean = 0.0;              // in the metric's unit
+  std::optional<double> std_dev;  // sample standard deviation (n - 1); absent when n < 2
+};
+
+struct Interval {
+  double low = 0.0;
+  double high = 0.0;
+};
+
+// A variant's difference from the baseline: a percent change of a mean, or accuracy points.
+struct Change {
+  double value = 0.0;
+  std::optional<Interval> ci95;  // absent with fewer than 2 runs on either side
+};
+
+struct VariantStatistics {
+  std::string name;
+  std::map<std::string, std::string> overrides;  // as the study's results.json has them
+  std::map<std::string, size_t> runs_by_status;  // every run of the variant, finished or not
+  size_t finished_runs = 0;
+
+  // Fractions in [0, 1]; test_accuracy over the finished runs that have one.
+  Summary accuracy, f1, test_accuracy;
+  Summary energy_kwh, gpu_kwh, cpu_kwh, dram_kwh, ram_kwh;
+  Summary co2_kg, train_seconds, joules_per_sample, peak_memory_mb;
+
+  // Against the baseline: percent change of the mean, (m_variant / m_baseline - 1) * 100, with the CI of
+  // the ratio of means by the delta method; accuracy as a difference in points with a Welch t-interval.
+  // Absent for the baseline itself and whenever either side has no finished run (or a zero baseline mean).
+  std::optional<Change> energy_change_percent, co2_change_percent, train_seconds_change_percent;
+  std::optional<Change> accuracy_change_points;
+};
+
+// A metric the statistics summarize: where a run has it, where its summary lives, and how tables show it.
+struct MetricDefinition {
+  std::string_view label;  // with the unit tables show, e.g. "Accuracy (%)"
+  double display_scale;    // tables show the value times this (100 for fractions shown as %)
+  std::optional<double> (*of_run)(const study::RunRecord& run);  // nullopt when the run lacks it
+  Summary VariantStatistics::*summary;
+};
+// Every summarized metric, in the order of the tables.
+std::span<const MetricDefinition> metric_definitions();
+
+struct StudyStatistics {
+  std::string study;
+  std::string baseline;
+  std::vector<VariantStatistics> variants;  // in the study's order
+  // Variants no other variant beats on both mean accuracy (higher) and mean energy (lower), ordered by
+  // mean energy, lowest first: the front's line from left to right.
+  std::vector<std::string> pareto_front;
+  // Variants that save >= kEnergySavingThresholdPercent energy within kAccuracyTolerancePoints accuracy.
+  std::vector<std::string> energy_savers;
+
+  const VariantStatistics* find(std::string_view name) const;  // nullptr when no variant has that name
+};
+
+// Throws Error(invalid_data) when the baseline or a run's variant is not among the study's variants.
+StudyStatistics compute_statistics(const study::StudyResults& results);
+
+// One plain sentence (or two) on which variants are energy_savers, with their numbers, or that none is.
+std::string energy_saving_statement(const StudyStatistics& statistics);
+
+// Student's t distribution's quantile: the x with P(T <= x) = probability, for any real
+// degrees_of_freedom > 0 (Welch-Satterthwaite gives fractional ones); relative error below 1e-10.
+double student_t_quantile(double probability, double degrees_of_freedom);
+
+// Non-dominated points of (accuracy: higher is better, energy: lower is better); returns their indices,
+// ordered by energy, lowest first. Exact ties keep every tied point.
+struct AccuracyEnergyPoint {
+  double accuracy = 0.0;
+  double energy = 0.0;
+};
+std::vector<size_t> pareto_front(std::span<const AccuracyEnergyPoint> points);
+
+}  // namespace greentune::report

@@ -1,0 +1,373 @@
+#include "greentune/report/statistics.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "format.hpp"
+#include "greentune/core/error.hpp"
+
+namespace greentune::report {
+
+namespace {
+
+// Reads one RunRecord field, so that the metric table below stays one line per metric.
+template <double study::RunRecord::*field>
+std::optional<double> field_of(const study::RunRecord& run) {
+  return run.*field;
+}
+
+constexpr MetricDefinition kMetrics[] = {
+    {"Accuracy (%)", 100.0, field_of<&study::RunRecord::accuracy>, &VariantStatistics::accuracy},
+    {"F1 (%)", 100.0, field_of<&study::RunRecord::f1>, &VariantStatistics::f1},
+    {"Test accuracy (%)", 100.0, [](const study::RunRecord& run) { return run.test_accuracy; },
+     &VariantStatistics::test_accuracy},
+    {"Energy (kWh)", 1.0, field_of<&study::RunRecord::energy_kwh>, &VariantStatistics::energy_kwh},
+    {"GPU (kWh)", 1.0, field_of<&study::RunRecord::gpu_kwh>, &VariantStatistics::gpu_kwh},
+    {"CPU (kWh)", 1.0, field_of<&study::RunRecord::cpu_kwh>, &VariantStatistics::cpu_kwh},
+    {"DRAM (kWh)", 1.0, field_of<&study::RunRecord::dram_kwh>, &VariantStatistics::dram_kwh},
+    {"RAM (kWh)", 1.0, field_of<&study::RunRecord::ram_kwh>, &VariantStatistics::ram_kwh},
+    {"CO2 (g)", 1000.0, field_of<&study::RunRecord::co2_kg>, &VariantStatistics::co2_kg},
+    {"Train time (s)", 1.0, field_of<&study::RunRecord::train_seconds>, &VariantStatistics::train_seconds},
+    {"Energy per sample (J)", 1.0, field_of<&study::RunRecord::joules_per_sample>,
+     &VariantStatistics::joules_per_sample},
+    {"Peak memory (MiB)", 1.0, field_of<&study::RunRecord::peak_memory_mb>,
+     &VariantStatistics::peak_memory_mb},
+};
+
+Summary summarize(const std::vector<double>& values) {
+  Summary summary;
+  summary.n = values.size();
+  if (values.empty()) {
+    return summary;
+  }
+  summary.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  if (values.size() >= 2) {
+    double squared_deviations = 0.0;
+    for (const double value : values) {
+      squared_deviations += (value - summary.mean) * (value - summary.mean);
+    }
+    summary.std_dev = std::sqrt(squared_deviations / static_cast<double>(values.size() - 1));
+  }
+  return summary;
+}
+
+// Half-width of a 95% interval for an estimate whose variance is variant_variance + baseline_variance, each
+// part estimated from its side's n runs (n - 1 degrees of freedom): the t quantile at the
+// Welch-Satterthwaite degrees of freedom times the standard error. Both sides need n >= 2.
+double welch_half_width_95(double variant_variance, size_t variant_n, double baseline_variance,
+                           size_t baseline_n) {
+  const double variance = variant_variance + baseline_variance;
+  if (variance == 0.0) {
+    return 0.0;  // every run of both sides agrees exactly: there is no spread to widen the interval
+  }
+  const double degrees_of_freedom =
+      variance * variance /
+      (variant_variance * variant_variance / static_cast<double>(variant_n - 1) +
+       baseline_variance * baseline_variance / static_cast<double>(baseline_n - 1));
+  return student_t_quantile(0.975, degrees_of_freedom) * std::sqrt(variance);
+}
+
+bool has_spread_on_both_sides(const Summary& variant, const Summary& baseline) {
+  return variant.std_dev.has_value() && baseline.std_dev.has_value();
+}
+
+// (m_v / m_b - 1) * 100 with the delta method's interval on R = m_v / m_b:
+// Var(R) ~ R^2 (s_v^2 / (n_v m_v^2) + s_b^2 / (n_b m_b^2)), written as (s_v^2/n_v + R^2 s_b^2/n_b) / m_b^2
+// so that a zero variant mean needs no division by it.
+std::optional<Change> percent_change(const Summary& variant, const Summary& baseline) {
+  if (variant.n == 0 || baseline.n == 0 || baseline.mean == 0.0) {
+    return std::nullopt;
+  }
+  const double ratio = variant.mean / baseline.mean;
+  Change change{.value = (ratio - 1.0) * 100.0, .ci95 = std::nullopt};
+  if (has_spread_on_both_sides(variant, baseline)) {
+    const double squared_baseline_mean = baseline.mean * baseline.mean;
+    const double variant_part =
+        *variant.std_dev * *variant.std_dev / static_cast<double>(variant.n) / squared_baseline_mean;
+    const double baseline_part = ratio * ratio * *baseline.std_dev * *baseline.std_dev /
+                                 static_cast<double>(baseline.n) / squared_baseline_mean;
+    const double half_width = welch_half_width_95(variant_part, variant.n, baseline_part, baseline.n);
+    change.ci95 = Interval{(ratio - half_width - 1.0) * 100.0, (ratio + half_width - 1.0) * 100.0};
+  }
+  return change;
+}
+
+// (m_v - m_b) * 100 accuracy points with a Welch t-interval.
+std::optional<Change> points_change(const Summary& variant, const Summary& baseline) {
+  constexpr double kPointsPerFraction = 100.0;
+  if (variant.n == 0 || baseline.n == 0) {
+    return std::nullopt;
+  }
+  Change change{.value = (variant.mean - baseline.mean) * kPointsPerFraction, .ci95 = std::nullopt};
+  if (has_spread_on_both_sides(variant, baseline)) {
+    const double variant_std = *variant.std_dev * kPointsPerFraction;
+    const double baseline_std = *baseline.std_dev * kPointsPerFraction;
+    const double half_width =
+        welch_half_width_95(variant_std * variant_std / static_cast<double>(variant.n), variant.n,
+                            baseline_std * baseline_std / static_cast<double>(baseline.n), baseline.n);
+    change.ci95 = Interval{change.value - half_width, change.value + half_width};
+  }
+  return change;
+}
+
+std::string join_names(const std::vector<study::VariantSummary>& variants) {
+  std::vector<std::string> names;
+  for (const study::VariantSummary& variant : variants) {
+    names.push_back(variant.name);
+  }
+  return detail::join(names, ", ");
+}
+
+// The modified Lentz continued fraction of the incomplete beta function (Numerical Recipes' betacf),
+// converging for x < (a + 1) / (a + b + 2).
+double incomplete_beta_fraction(double a, double b, double x) {
+  constexpr int kMaxIterations = 10000;
+  constexpr double kEpsilon = 4.0 * std::numeric_limits<double>::epsilon();  // a few units in the last place
+  constexpr double kTiny = 1e-300;  // keeps a denominator from being exactly zero
+  const double a_plus_b = a + b, a_plus_1 = a + 1.0, a_minus_1 = a - 1.0;
+  double c = 1.0;
+  double d = 1.0 - a_plus_b * x / a_plus_1;
+  d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
+  double fraction = d;
+  for (int m = 1; m <= kMaxIterations; ++m) {
+    const double two_m = 2.0 * m;
+    // Even step.
+    double coefficient = m * (b - m) * x / ((a_minus_1 + two_m) * (a + two_m));
+    d = 1.0 + coefficient * d;
+    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
+    c = 1.0 + coefficient / c;
+    c = std::fabs(c) < kTiny ? kTiny : c;
+    fraction *= d * c;
+    // Odd step.
+    coefficient = -(a + m) * (a_plus_b + m) * x / ((a + two_m) * (a_plus_1 + two_m));
+    d = 1.0 + coefficient * d;
+    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
+    c = 1.0 + coefficient / c;
+    c = std::fabs(c) < kTiny ? kTiny : c;
+    const double step = d * c;
+    fraction *= step;
+    if (std::fabs(step - 1.0) < kEpsilon) {
+      return fraction;
+    }
+  }
+  throw Error(ErrorCode::internal, "incomplete beta",
+              fmt::format("no convergence for a={} b={} x={}", a, b, x), "please report this");
+}
+
+// I_x(a, b), the regularized incomplete beta function.
+double regularized_incomplete_beta(double a, double b, double x) {
+  if (x <= 0.0) {
+    return 0.0;
+  }
+  if (x >= 1.0) {
+    return 1.0;
+  }
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  const double front = std::exp(log_front);
+  if (x < (a + 1.0) / (a + b + 2.0)) {
+    return front * incomplete_beta_fraction(a, b, x) / a;
+  }
+  return 1.0 - front * incomplete_beta_fraction(b, a, 1.0 - x) / b;
+}
+
+// The v in (0, 1) with increasing(v) = target, bisected until pinned between adjacent doubles.
+template <typename Function>
+double solve_increasing(const Function& increasing, double target) {
+  double low = 0.0, high = 1.0;
+  while (true) {
+    const double middle = 0.5 * (low + high);
+    if (middle <= low || middle >= high) {
+      return middle;
+    }
+    (increasing(middle) < target ? low : high) = middle;
+  }
+}
+
+}  // namespace
+
+std::span<const MetricDefinition> metric_definitions() {
+  return kMetrics;
+}
+
+const VariantStatistics* StudyStatistics::find(std::string_view name) const {
+  const auto found = std::find_if(variants.begin(), variants.end(),
+                                  [&](const VariantStatistics& variant) { return variant.name == name; });
+  return found == variants.end() ? nullptr : &*found;
+}
+
+double student_t_quantile(double probability, double degrees_of_freedom) {
+  if (!(probability > 0.0 && probability < 1.0) || !(degrees_of_freedom > 0.0)) {
+    throw Error(ErrorCode::internal, "student_t_quantile",
+                fmt::format("needs 0 < probability < 1 and degrees of freedom > 0, got {} and {}",
+                            probability, degrees_of_freedom),
+                "please report this");
+  }
+  if (probability < 0.5) {
+    return -student_t_quantile(1.0 - probability, degrees_of_freedom);
+  }
+  if (probability == 0.5) {
+    return 0.0;
+  }
+  // For x > 0, with y = df / (df + x^2) and z = 1 - y: P(|T| > x) = I_y(df/2, 1/2) and
+  // P(|T| < x) = I_z(1/2, df/2), both increasing in their argument. Bisect for whichever of y and z is the
+  // small one (y in the tails, z near the centre), so that x = sqrt(df z / y) keeps full precision.
+  const double two_tails = 2.0 * (1.0 - probability);
+  const double half_df = 0.5 * degrees_of_freedom;
+  if (two_tails < 0.5) {
+    const double y =
+        solve_increasing([&](double v) { return regularized_incomplete_beta(half_df, 0.5, v); }, two_tails);
+    return std::sqrt(degrees_of_freedom * (1.0 - y) / y);
+  }
+  const double z = solve_increasing([&](double v) { return regularized_incomplete_beta(0.5, half_df, v); },
+                                    2.0 * probability - 1.0);
+  return std::sqrt(degrees_of_freedom * z / (1.0 - z));
+}
+
+std::vector<size_t> pareto_front(std::span<const AccuracyEnergyPoint> points) {
+  const auto dominates = [](const AccuracyEnergyPoint& a, const AccuracyEnergyPoint& b) {
+    return a.accuracy >= b.accuracy && a.energy <= b.energy &&
+           (a.accuracy > b.accuracy || a.energy < b.energy);
+  };
+  std::vector<size_t> front;
+  for (size_t candidate = 0; candidate < points.size(); ++candidate) {
+    const bool dominated = std::any_of(points.begin(), points.end(), [&](const AccuracyEnergyPoint& other) {
+      return dominates(other, points[candidate]);
+    });
+    if (!dominated) {
+      front.push_back(candidate);
+    }
+  }
+  std::stable_sort(front.begin(), front.end(),
+                   [&](size_t a, size_t b) { return points[a].energy < points[b].energy; });
+  return front;
+}
+
+StudyStatistics compute_statistics(const study::StudyResults& results) {
+  StudyStatistics statistics;
+  statistics.study = results.study;
+  statistics.baseline = results.baseline;
+  for (const study::VariantSummary& variant : results.variants) {
+    VariantStatistics& added = statistics.variants.emplace_back();
+    added.name = variant.name;
+    added.overrides = variant.overrides;
+  }
+  const auto index_of = [&](const std::string& name) -> std::optional<size_t> {
+    for (size_t index = 0; index < results.variants.size(); ++index) {
+      if (results.variants[index].name == name) {
+        return index;
+      }
+    }
+    return std::nullopt;
+  };
+  const std::optional<size_t> baseline_index = index_of(results.baseline);
+  if (!baseline_index) {
+    throw Error(ErrorCode::invalid_data, "results.json",
+                fmt::format("the baseline \"{}\" is not one of the variants ({})", results.baseline,
+                            join_names(results.variants)),
+                "run `greentune study` again to rewrite the results");
+  }
+
+  std::vector<std::vector<const study::RunRecord*>> finished_runs(results.variants.size());
+  for (const study::RunRecord& run : results.runs) {
+    const std::optional<size_t> variant_index = index_of(run.variant);
+    if (!variant_index) {
+      throw Error(ErrorCode::invalid_data, "results.json",
+                  fmt::format("run \"{}\" belongs to variant \"{}\", which is not one of the variants ({})",
+                              run.run_dir, run.variant, join_names(results.variants)),
+                  "run `greentune study` again to rewrite the results");
+    }
+    ++statistics.variants[*variant_index].runs_by_status[run.status];
+    if (study::is_finished(run.status)) {
+      finished_runs[*variant_index].push_back(&run);
+    }
+  }
+
+  for (size_t index = 0; index < statistics.variants.size(); ++index) {
+    VariantStatistics& variant = statistics.variants[index];
+    variant.finished_runs = finished_runs[index].size();
+    for (const MetricDefinition& metric : kMetrics) {
+      std::vector<double> values;
+      for (const study::RunRecord* run : finished_runs[index]) {
+        if (const std::optional<double> value = metric.of_run(*run)) {
+          values.push_back(*value);
+        }
+      }
+      variant.*metric.summary = summarize(values);
+    }
+  }
+
+  const VariantStatistics& baseline = statistics.variants[*baseline_index];
+  for (size_t index = 0; index < statistics.variants.size(); ++index) {
+    if (index == *baseline_index) {
+      continue;
+    }
+    VariantStatistics& variant = statistics.variants[index];
+    variant.energy_change_percent = percent_change(variant.energy_kwh, baseline.energy_kwh);
+    variant.co2_change_percent = percent_change(variant.co2_kg, baseline.co2_kg);
+    variant.train_seconds_change_percent = percent_change(variant.train_seconds, baseline.train_seconds);
+    variant.accuracy_change_points = points_change(variant.accuracy, baseline.accuracy);
+    if (variant.energy_change_percent && variant.accuracy_change_points &&
+        variant.energy_change_percent->value <= -kEnergySavingThresholdPercent &&
+        variant.accuracy_change_points->value >= -kAccuracyTolerancePoints) {
+      statistics.energy_savers.push_back(variant.name);
+    }
+  }
+
+  std::vector<AccuracyEnergyPoint> points;
+  std::vector<const VariantStatistics*> plotted;
+  for (const VariantStatistics& variant : statistics.variants) {
+    if (variant.finished_runs > 0) {
+      points.push_back({variant.accuracy.mean, variant.energy_kwh.mean});
+      plotted.push_back(&variant);
+    }
+  }
+  for (const size_t index : pareto_front(points)) {
+    statistics.pareto_front.push_back(plotted[index]->name);
+  }
+  return statistics;
+}
+
+std::string energy_saving_statement(const StudyStatistics& statistics) {
+  const VariantStatistics* baseline = statistics.find(statistics.baseline);
+  if (baseline == nullptr || baseline->finished_runs == 0) {
+    return fmt::format("Nothing can be compared yet: the baseline \"{}\" has no finished runs.",
+                       statistics.baseline);
+  }
+  const std::string criterion = fmt::format(
+      "at least {:g}% energy with a mean accuracy no more than {:g} points below the baseline \"{}\" "
+      "(judged on the means)",
+      kEnergySavingThresholdPercent, kAccuracyTolerancePoints, statistics.baseline);
+  if (statistics.energy_savers.empty()) {
+    std::string statement = fmt::format("No variant saves {}.", criterion);
+    const VariantStatistics* largest_saver = nullptr;
+    for (const VariantStatistics& variant : statistics.variants) {
+      if (variant.energy_change_percent && variant.accuracy_change_points &&
+          variant.energy_change_percent->value < 0.0 &&
+          (!largest_saver ||
+           variant.energy_change_percent->value < largest_saver->energy_change_percent->value)) {
+        largest_saver = &variant;
+      }
+    }
+    if (largest_saver) {
+      statement += fmt::format(" The largest saving is {}'s: energy {}, accuracy {}.", largest_saver->name,
+                               detail::describe_change(*largest_saver->energy_change_percent, 1, "%"),
+                               detail::describe_change(*largest_saver->accuracy_change_points, 2, " pts"));
+    }
+    return statement;
+  }
+  std::string statement = fmt::format("Variants that save {}: ", criterion);
+  for (size_t index = 0; index < statistics.energy_savers.size(); ++index) {
+    const VariantStatistics& saver = *statistics.find(statistics.energy_savers[index]);
+    statement += fmt::format("{}{} (energy {}, accuracy {})", index == 0 ? "" : "; ", saver.name,
+                             detail::describe_change(*saver.energy_change_percent, 1, "%"),
+                             detail::describe_change(*saver.accuracy_change_points, 2, " pts"));
+  }
+  return statement + ".";
+}
+
+}  // namespace greentune::report

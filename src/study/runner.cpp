@@ -1,0 +1,161 @@
+#include "greentune/study/runner.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "greentune/core/csv.hpp"
+#include "greentune/core/error.hpp"
+#include "greentune/core/files.hpp"
+#include "greentune/core/log.hpp"
+
+namespace greentune::study {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kResultFile = "result.json";    // written by the trainer when a run ends
+constexpr const char* kFailureFile = "failure.json";  // written here when a run throws
+
+// The trainer's stop_reason as a study status.
+std::string status_of(const std::string& stop_reason) {
+  if (stop_reason.empty())
+    return kStatusDone;
+  return "stopped-" + stop_reason;
+}
+
+void read_finished_run(const fs::path& result_file, RunRecord& record) {
+  try {
+    const auto result = nlohmann::json::parse(read_file(result_file));
+    record.status = status_of(result.value("stop_reason", ""));
+    record.accuracy = result.at("accuracy");
+    record.f1 = result.at("f1");
+    record.eval_loss = result.at("eval_loss");
+    if (const auto test = result.find("test_accuracy"); test != result.end() && test->is_number())
+      record.test_accuracy = test->get<double>();
+    record.train_seconds = result.at("train_seconds");
+    record.gpu_kwh = result.value("gpu_kwh", 0.0);
+    record.cpu_kwh = result.value("cpu_kwh", 0.0);
+    record.dram_kwh = result.value("dram_kwh", 0.0);
+    record.ram_kwh = result.value("ram_kwh", 0.0);
+    record.energy_kwh = result.value("energy_kwh", 0.0);
+    record.co2_kg = result.value("co2_kg", 0.0);
+    record.joules_per_sample = result.value("joules_per_sample", 0.0);
+    record.peak_memory_mb = result.value("peak_memory_mb", 0.0);
+    record.skipped_steps = result.value("skipped_steps", int64_t{0});
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(ErrorCode::parse, result_file.string(), std::string("damaged run result: ") + error.what(),
+                "delete this result.json to train the run again");
+  }
+}
+
+std::string number_text(double value) {
+  return fmt::format("{}", value);
+}
+
+}  // namespace
+
+StudyResults collect_results(const StudyPlan& plan, const fs::path& study_dir) {
+  StudyResults results;
+  results.study = plan.name;
+  results.baseline = plan.baseline;
+  results.seeds = plan.seeds;
+  for (const Variant& variant : plan.variants) {
+    results.variants.push_back({variant.name, variant.overrides});
+    for (const uint64_t seed : plan.seeds) {
+      RunRecord record;
+      record.variant = variant.name;
+      record.seed = seed;
+      record.run_dir = (fs::path("runs") / run_name(variant.name, seed)).string();
+      record.overrides = variant.overrides;
+      const fs::path run_dir = study_dir / record.run_dir;
+      std::error_code ec;
+      if (fs::exists(run_dir / kResultFile, ec)) {
+        read_finished_run(run_dir / kResultFile, record);
+      } else if (fs::exists(run_dir / kFailureFile, ec)) {
+        record.status = kStatusFailed;
+        record.error = nlohmann::json::parse(read_file(run_dir / kFailureFile)).value("error", "");
+      }
+      results.runs.push_back(std::move(record));
+    }
+  }
+  return results;
+}
+
+void write_results(const StudyResults& results, const fs::path& study_dir) {
+  write_file_atomically(study_dir / "results.json", nlohmann::json(results).dump(2) + "\n");
+  std::set<std::string> override_keys;
+  for (const VariantSummary& variant : results.variants) {
+    for (const auto& [key, value] : variant.overrides)
+      override_keys.insert(key);
+  }
+  std::vector<std::string> header = {"variant", "seed", "status"};
+  header.insert(header.end(), override_keys.begin(), override_keys.end());
+  for (const char* metric :
+       {"accuracy", "f1", "eval_loss", "test_accuracy", "train_seconds", "gpu_kwh", "cpu_kwh", "dram_kwh",
+        "ram_kwh", "energy_kwh", "co2_kg", "joules_per_sample", "peak_memory_mb", "skipped_steps"}) {
+    header.emplace_back(metric);
+  }
+  std::string text = csv_line(header) + "\n";
+  for (const RunRecord& run : results.runs) {
+    std::vector<std::string> row = {run.variant, std::to_string(run.seed), run.status};
+    for (const std::string& key : override_keys) {
+      const auto value = run.overrides.find(key);
+      row.push_back(value == run.overrides.end() ? "" : value->second);  // empty: [base]'s value
+    }
+    if (is_finished(run.status)) {
+      for (const double value : {run.accuracy, run.f1, run.eval_loss})
+        row.push_back(number_text(value));
+      row.push_back(run.test_accuracy ? number_text(*run.test_accuracy) : "");
+      for (const double value : {run.train_seconds, run.gpu_kwh, run.cpu_kwh, run.dram_kwh, run.ram_kwh,
+                                 run.energy_kwh, run.co2_kg, run.joules_per_sample, run.peak_memory_mb})
+        row.push_back(number_text(value));
+      row.push_back(std::to_string(run.skipped_steps));
+    } else {
+      row.resize(header.size());  // no metrics yet: empty fields, so the columns never shift
+    }
+    text += csv_line(row) + "\n";
+  }
+  write_file_atomically(study_dir / "results.csv", text);
+}
+
+StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run) {
+  greentune::create_directories(study_dir / "runs", "pass --output with a writable directory");
+  StudyOutcome outcome;
+  const size_t total = plan.variants.size() * plan.seeds.size();
+  size_t position = 0;
+  for (const Variant& variant : plan.variants) {
+    for (const uint64_t seed : plan.seeds) {
+      ++position;
+      const std::string name = run_name(variant.name, seed);
+      const fs::path run_dir = study_dir / "runs" / name;
+      std::error_code ec;
+      if (fs::exists(run_dir / kResultFile, ec)) {
+        ++outcome.skipped;
+        continue;
+      }
+      fs::remove(run_dir / kFailureFile, ec);  // a failed run is tried again
+      log::info(fmt::format("study {}: run {}/{}: {}", plan.name, position, total, name));
+      try {
+        run(variant, seed, run_dir);
+        ++outcome.ran;
+      } catch (const Error& error) {
+        if (error.code() == ErrorCode::interrupted) {
+          write_results(collect_results(plan, study_dir), study_dir);
+          throw;
+        }
+        greentune::create_directories(run_dir, "pass --output with a writable directory");
+        write_file_atomically(run_dir / kFailureFile, nlohmann::json{{"error", error.what()}}.dump(2) + "\n");
+        log::warn(fmt::format("run {} failed: {}; the study goes on", name, error.what()));
+        ++outcome.failed;
+      }
+      write_results(collect_results(plan, study_dir), study_dir);
+    }
+  }
+  outcome.results = collect_results(plan, study_dir);
+  write_results(outcome.results, study_dir);
+  return outcome;
+}
+
+}  // namespace greentune::study

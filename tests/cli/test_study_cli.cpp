@@ -1,0 +1,139 @@
+// `greentune study` end to end on the tiny model: results and report files, errors before any run, and a
+// study killed with SIGKILL at several moments that still ends with every run done exactly once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "../model/model_test_support.hpp"
+#include "test_support.hpp"
+
+namespace greentune::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A 2 variants x 2 seeds study of the tiny model on a learnable task; epochs make each run last a while.
+void write_study(const TempDir& dir, int epochs) {
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  std::string reviews;
+  for (int i = 0; i < 80; ++i) {
+    reviews += i % 2 ? "{\"text\": \"the movie was great w" + std::to_string(100 + i) + "\", \"label\": 1}\n"
+                     : "{\"text\": \"bad movie w" + std::to_string(100 + i) + "\", \"label\": 0}\n";
+  }
+  write_text(dir / "reviews.jsonl", reviews);
+  write_text(dir / "study.toml", "name = \"tiny\"\nseeds = [1, 2]\nbaseline = \"base\"\n[base]\nmodel = \"" +
+                                     (dir / "model").string() + "\"\ndata = \"" +
+                                     (dir / "reviews.jsonl").string() + "\"\ncache-dir = \"" +
+                                     (dir / "cache").string() +
+                                     "\"\nmax-length = 16\nbatch-size = 8\nlr = 0.002\nthreads = 1\n"
+                                     "save-every = 3\nepochs = " +
+                                     std::to_string(epochs) +
+                                     "\n[[variant]]\nname = \"base\"\n[[variant]]\nname = \"sgd\"\n"
+                                     "optimizer = \"sgd\"\nlr = 0.05\n");
+}
+
+std::vector<nlohmann::json> jsonl_rows(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(read_text(path));
+  std::string line;
+  while (std::getline(lines, line))
+    rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+// Each run finished once: one emissions row (written when a run ends), training rows whose steps only go
+// up, and the full number of updates.
+void expect_each_run_done_once(const std::filesystem::path& study_dir, int updates) {
+  const auto results = nlohmann::json::parse(read_text(study_dir / "results.json"));
+  ASSERT_EQ(results.at("runs").size(), 4u);
+  for (const auto& run : results.at("runs")) {
+    EXPECT_EQ(run.at("status"), "done") << run.dump();
+    const std::filesystem::path run_dir = study_dir / run.at("run_dir").get<std::string>();
+    const std::string emissions = read_text(run_dir / "emissions.csv");
+    EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2) << run_dir;
+    int64_t last_step = 0;
+    for (const auto& row : jsonl_rows(run_dir / "metrics.jsonl")) {
+      if (!row.contains("loss"))
+        continue;
+      EXPECT_GT(row.at("step").get<int64_t>(), last_step) << run_dir;
+      last_step = row.at("step");
+    }
+    EXPECT_EQ(last_step, updates) << run_dir;
+  }
+}
+
+TEST(StudyCli, RunsEveryVariantAndSeedAndWritesResultsAndTheReport) {
+  TempDir dir;
+  write_study(dir, 2);
+  const CommandResult result =
+      run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("4 trained now, 0 already done, 0 failed"));
+  expect_each_run_done_once(dir / "out", 2 * 9);  // 72 training examples / 8 per batch, 2 epochs
+  for (const char* file : {"results.csv", "results.json", "report.md", "report.html", "report.tex"})
+    EXPECT_TRUE(std::filesystem::exists(dir / "out" / file)) << file;
+  const std::string csv = read_text(dir / "out/results.csv");
+  EXPECT_THAT(csv, HasSubstr("variant,seed,status,lr,optimizer,accuracy,"));
+  EXPECT_THAT(csv, HasSubstr("sgd,2,done,0.05,sgd,"));
+
+  const CommandResult again =
+      run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 trained now, 4 already done, 0 failed"));
+}
+
+TEST(StudyCli, BadOptionsAreReportedWithTheStudyFileLineBeforeAnyRun) {
+  TempDir dir;
+  write_study(dir, 1);
+  write_text(dir / "bad.toml",
+             read_text(dir / "study.toml") + "[[variant]]\nname = \"typo\"\nlearning-rate = 1\n");
+  const CommandResult unknown =
+      run_cli("study '" + (dir / "bad.toml").string() + "' --output '" + (dir / "bad").string() + "'");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("bad.toml:22: key \"learning-rate\""));
+  EXPECT_THAT(unknown.err, HasSubstr("unknown option"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad/runs"));  // nothing ran
+
+  write_text(dir / "wrong.toml",
+             read_text(dir / "study.toml") + "[[variant]]\nname = \"x\"\nbatch-size = \"many\"\n");
+  const CommandResult wrong_type =
+      run_cli("study '" + (dir / "wrong.toml").string() + "' --output '" + (dir / "wrong").string() + "'");
+  EXPECT_EQ(wrong_type.exit_code, 2);
+  EXPECT_THAT(wrong_type.err, HasSubstr("wrong.toml:22: key \"batch-size\""));
+  EXPECT_FALSE(std::filesystem::exists(dir / "wrong/runs"));
+
+  const CommandResult bad_set = run_cli("study '" + (dir / "study.toml").string() + "' --set output=x");
+  EXPECT_EQ(bad_set.exit_code, 2);
+  EXPECT_THAT(bad_set.err, HasSubstr("set by the study"));
+}
+
+TEST(StudyCli, KilledWithSigkillAtAnyMomentAndStartedAgainEveryRunEndsDoneExactlyOnce) {
+  TempDir dir;
+  write_study(dir, 12);
+  const std::vector<std::string> study = {
+      GREENTUNE_CLI_PATH, "-q", "study", (dir / "study.toml").string(), "--output", (dir / "out").string()};
+  // Kill at a few moments spread over the study: early in a run, after some runs, mid-checkpoint or not.
+  int kills = 0;
+  for (const int milliseconds : {700, 1300, 900, 1600}) {
+    const pid_t pid = spawn_quietly(study);
+    std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
+    if (kill(pid, SIGKILL) == 0)
+      ++kills;
+    const int status = wait_for_exit(pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      break;  // finished before the kill
+  }
+  EXPECT_GE(kills, 2);
+  const int final_status = wait_for_exit(spawn_quietly(study));
+  ASSERT_TRUE(WIFEXITED(final_status) && WEXITSTATUS(final_status) == 0);
+  expect_each_run_done_once(dir / "out", 12 * 9);
+}
+
+}  // namespace
+}  // namespace greentune::testing

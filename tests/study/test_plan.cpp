@@ -1,0 +1,130 @@
+// Study files: base + variants + grid expansion, defaults, and every kind of bad input named by line and key.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "greentune/core/error.hpp"
+#include "greentune/study/plan.hpp"
+#include "test_support.hpp"
+
+namespace greentune::study {
+namespace {
+
+using ::testing::HasSubstr;
+
+StudyPlan plan_of(const testing::TempDir& dir, const std::string& text) {
+  testing::write_text(dir / "study.toml", text);
+  return read_study_file(dir / "study.toml");
+}
+
+// The Error read_study_file throws for text, or a failed test.
+Error error_of(const testing::TempDir& dir, const std::string& text) {
+  try {
+    plan_of(dir, text);
+  } catch (const Error& error) {
+    return error;
+  }
+  ADD_FAILURE() << "accepted:\n" << text;
+  return Error(ErrorCode::internal, "", "", "");
+}
+
+const Setting* find(const Variant& variant, const std::string& key) {
+  for (const Setting& setting : variant.settings) {
+    if (setting.key == key)
+      return &setting;
+  }
+  return nullptr;
+}
+
+TEST(StudyPlan, VariantsOverrideTheBaseAndTheGridExpandsToItsProduct) {
+  testing::TempDir dir;
+  const StudyPlan plan = plan_of(dir, R"(name = "demo"
+seeds = [7, 8]
+baseline = "fp32"
+energy-budget-kwh = 0.5
+[base]
+max-length = 128
+precision = "fp32"
+betas = [0.9, 0.98]
+[[variant]]
+name = "fp32"
+[[variant]]
+name = "bf16"
+precision = "bf16"
+[grid]
+optimizer = ["adam", "sgd"]
+lr = [1e-5, 5e-5]
+)");
+  EXPECT_EQ(plan.name, "demo");
+  EXPECT_EQ(plan.seeds, (std::vector<uint64_t>{7, 8}));
+  EXPECT_EQ(plan.baseline, "fp32");
+  ASSERT_EQ(plan.variants.size(), 6u);  // 2 listed + 2 x 2 from the grid
+  EXPECT_TRUE(plan.variants[0].overrides.empty());
+  EXPECT_EQ(plan.variants[1].overrides, (std::map<std::string, std::string>{{"precision", "bf16"}}));
+  EXPECT_EQ(find(plan.variants[1], "precision")->arguments, (std::vector<std::string>{"bf16"}));
+  EXPECT_EQ(find(plan.variants[1], "max-length")->arguments, (std::vector<std::string>{"128"}));
+  EXPECT_EQ(find(plan.variants[1], "betas")->arguments, (std::vector<std::string>{"0.9", "0.98"}));
+  EXPECT_EQ(find(plan.variants[1], "energy-budget-kwh")->text, "0.5");
+  EXPECT_EQ(find(plan.variants[1], "precision")->line, 13);
+
+  std::vector<std::string> grid_names;
+  for (size_t i = 2; i < plan.variants.size(); ++i)
+    grid_names.push_back(plan.variants[i].name);
+  EXPECT_THAT(grid_names,
+              ::testing::UnorderedElementsAre("lr=1e-05,optimizer=adam", "lr=1e-05,optimizer=sgd",
+                                              "lr=5e-05,optimizer=adam", "lr=5e-05,optimizer=sgd"));
+  EXPECT_EQ(plan.variants[2].overrides.size(), 2u);
+  EXPECT_EQ(run_name("bf16", 8), "bf16-seed8");
+}
+
+TEST(StudyPlan, DefaultsAreThreeSeedsTheFileNameAndTheFirstVariantAsBaseline) {
+  testing::TempDir dir;
+  const StudyPlan plan = plan_of(dir, "[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\nlr = 1e-4\n");
+  EXPECT_EQ(plan.name, "study");
+  EXPECT_EQ(plan.seeds, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(plan.baseline, "a");
+}
+
+TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
+  testing::TempDir dir;
+  const auto expect = [&](const std::string& text, const std::string& location, const std::string& what) {
+    const Error error = error_of(dir, text);
+    EXPECT_THAT(error.what(), HasSubstr(location)) << text;
+    EXPECT_THAT(error.what(), HasSubstr(what)) << text;
+  };
+  expect("baseline = \"nope\"\n[[variant]]\nname = \"a\"\n", "study.toml:1: key \"baseline\"",
+         "no variant is named \"nope\"");
+  expect("[[variant]]\nname = \"a\"\n[[variant]]\nname = \"a\"\n", "study.toml:4: key \"name\"",
+         "variant \"a\" is defined twice");
+  expect("[grid]\n", "key \"grid\"", "the grid is empty");
+  expect("[grid]\nlr = []\n", "study.toml:2: key \"lr\"", "non-empty list");
+  expect("[[variant]]\nname = \"a\"\n[base]\noutput = \"x\"\n", "study.toml:4: key \"output\"",
+         "set by the study");
+  expect("[[variant]]\nname = \"a\"\nseed = 3\n", "key \"seed\"", "set by the study");
+  expect("epochs = 3\n[[variant]]\nname = \"a\"\n", "study.toml:1: key \"epochs\"", "unknown key");
+  expect("seeds = [1, 1]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "listed twice");
+  expect("seeds = [\"one\"]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "non-negative integer");
+  expect("target-accuracy = 2\n[[variant]]\nname = \"a\"\n", "key \"target-accuracy\"", "[0, 1]");
+  expect("[[variant]]\nlr = 1e-4\n", "key \"name\"", "a variant needs a name");
+  expect("[[variant]]\nname = \"a\"\nlr = {x = 1}\n", "study.toml:3: key \"lr\"",
+         "string, number or boolean");
+  expect("name = \"x\"\n", "study.toml", "no variants");
+  expect("[[variant]\nname = 1\n", "study.toml:1", "");  // TOML syntax
+}
+
+TEST(OptionFile, KeysBecomeSettingsSortedByKeyWithTheirLines) {
+  testing::TempDir dir;
+  testing::write_text(dir / "train.toml",
+                      "nesterov = true\nlr = 0.001\nlabels = [\"neg\", \"pos\"]\noutput = \"x\"\n");
+  const std::vector<Setting> settings = read_option_file(dir / "train.toml");
+  ASSERT_EQ(settings.size(), 4u);
+  EXPECT_EQ(settings[0].key, "labels");
+  EXPECT_EQ(settings[0].arguments, (std::vector<std::string>{"neg", "pos"}));
+  EXPECT_EQ(settings[0].line, 3);
+  EXPECT_EQ(settings[1].key, "lr");
+  EXPECT_EQ(settings[1].arguments, (std::vector<std::string>{"0.001"}));
+  EXPECT_EQ(settings[2].arguments, (std::vector<std::string>{"true"}));
+  EXPECT_EQ(settings[3].key, "output");  // a train config may set it; only studies reserve it
+}
+
+}  // namespace
+}  // namespace greentune::study

@@ -1,0 +1,157 @@
+// The study runner with a stand-in for training: skipping finished runs, retrying failed ones, stopping on
+// Ctrl-C, and the results files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "greentune/core/error.hpp"
+#include "greentune/study/runner.hpp"
+#include "test_support.hpp"
+
+namespace greentune::study {
+namespace {
+
+using ::testing::HasSubstr;
+
+StudyPlan two_by_two(const testing::TempDir& dir) {
+  testing::write_text(dir / "study.toml", R"(name = "t"
+seeds = [1, 2]
+[[variant]]
+name = "base"
+[[variant]]
+name = "cheap,fast"
+precision = "bf16"
+)");
+  return read_study_file(dir / "study.toml");
+}
+
+// Writes what a finished training run leaves: a result.json whose numbers tell the run apart.
+void finish_run(const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir,
+                const std::string& stop_reason = "") {
+  std::filesystem::create_directories(run_dir);
+  const double energy = (variant.name == "base" ? 2.0 : 1.0) + 0.1 * static_cast<double>(seed);
+  testing::write_text(run_dir / "result.json", nlohmann::json{{"accuracy", 0.9},
+                                                              {"f1", 0.89},
+                                                              {"eval_loss", 0.3},
+                                                              {"test_accuracy", 0.88},
+                                                              {"train_seconds", 10.0},
+                                                              {"cpu_kwh", energy / 2},
+                                                              {"ram_kwh", energy / 2},
+                                                              {"energy_kwh", energy},
+                                                              {"co2_kg", energy * 0.4},
+                                                              {"stop_reason", stop_reason}}
+                                                   .dump());
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  std::istringstream stream(testing::read_text(path));
+  std::string line;
+  while (std::getline(stream, line))
+    lines.push_back(line);
+  return lines;
+}
+
+TEST(StudyRunner, RunsEachVariantAndSeedOnceAndWritesTheResults) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  std::vector<std::string> ran;
+  const StudyOutcome outcome = run_study(
+      plan, dir / "out", [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+        ran.push_back(run_name(variant.name, seed));
+        EXPECT_EQ(run_dir, dir / "out/runs" / run_name(variant.name, seed));
+        finish_run(variant, seed, run_dir, variant.name == "base" && seed == 2 ? "energy-budget" : "");
+      });
+  EXPECT_EQ(ran,
+            (std::vector<std::string>{"base-seed1", "base-seed2", "cheap,fast-seed1", "cheap,fast-seed2"}));
+  EXPECT_EQ(outcome.ran, 4u);
+  ASSERT_EQ(outcome.results.runs.size(), 4u);
+  EXPECT_EQ(outcome.results.runs[0].status, kStatusDone);
+  EXPECT_EQ(outcome.results.runs[1].status, kStatusEnergyBudget);
+  EXPECT_DOUBLE_EQ(outcome.results.runs[3].energy_kwh, 1.2);
+  EXPECT_EQ(outcome.results.runs[3].test_accuracy, 0.88);
+
+  const StudyResults read_back = read_results(dir / "out");
+  EXPECT_EQ(read_back.study, "t");
+  EXPECT_EQ(read_back.baseline, "base");
+  EXPECT_EQ(read_back.runs.size(), 4u);
+  EXPECT_EQ(read_back.runs[2].overrides, (std::map<std::string, std::string>{{"precision", "bf16"}}));
+
+  const auto csv = lines_of(dir / "out/results.csv");
+  ASSERT_EQ(csv.size(), 5u);
+  EXPECT_EQ(csv[0],
+            "variant,seed,status,precision,accuracy,f1,eval_loss,test_accuracy,train_seconds,gpu_kwh,cpu_kwh,"
+            "dram_kwh,ram_kwh,energy_kwh,co2_kg,joules_per_sample,peak_memory_mb,skipped_steps");
+  EXPECT_THAT(csv[1], ::testing::StartsWith("base,1,done,,0.9,0.89,0.3,0.88,10,0,1.05,0,1.05,2.1,"));
+  EXPECT_THAT(csv[3], ::testing::StartsWith("\"cheap,fast\",1,done,bf16,"));  // quoted: the name has a comma
+
+  // Started again: everything is done, nothing runs.
+  const StudyOutcome again =
+      run_study(plan, dir / "out", [&](const Variant&, uint64_t, const std::filesystem::path&) {
+        ADD_FAILURE() << "a finished run ran again";
+      });
+  EXPECT_EQ(again.skipped, 4u);
+  EXPECT_EQ(again.ran, 0u);
+}
+
+TEST(StudyRunner, AFailedRunIsRecordedTheOthersGoOnAndTheNextStartRetriesIt) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  const StudyOutcome first = run_study(
+      plan, dir / "out", [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+        if (seed == 1 && variant.name == "base")
+          throw Error(ErrorCode::invalid_data, "step 3", "the training loss became nan", "lower --lr");
+        finish_run(variant, seed, run_dir);
+      });
+  EXPECT_EQ(first.failed, 1u);
+  EXPECT_EQ(first.ran, 3u);
+  EXPECT_EQ(first.results.runs[0].status, kStatusFailed);
+  EXPECT_THAT(first.results.runs[0].error, HasSubstr("the training loss became nan"));
+  const std::string failed_row = lines_of(dir / "out/results.csv")[1];
+  EXPECT_THAT(failed_row, ::testing::StartsWith("base,1,failed,,,,"));
+  EXPECT_EQ(std::count(failed_row.begin(), failed_row.end(), ','), 17);  // 18 columns, metrics empty
+
+  std::vector<std::string> retried;
+  const StudyOutcome second = run_study(
+      plan, dir / "out", [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+        retried.push_back(run_name(variant.name, seed));
+        finish_run(variant, seed, run_dir);
+      });
+  EXPECT_EQ(retried, (std::vector<std::string>{"base-seed1"}));
+  EXPECT_EQ(second.results.runs[0].status, kStatusDone);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/runs/base-seed1/failure.json"));
+}
+
+TEST(StudyRunner, CtrlCStopsTheStudyAtOnceWithTheResultsSoFar) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  int calls = 0;
+  EXPECT_THROW(run_study(plan, dir / "out",
+                         [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+                           if (++calls == 2)
+                             throw Error(ErrorCode::interrupted, "", "interrupted", "resume");
+                           finish_run(variant, seed, run_dir);
+                         }),
+               Error);
+  EXPECT_EQ(calls, 2);
+  const StudyResults results = read_results(dir / "out");
+  EXPECT_EQ(results.runs[0].status, kStatusDone);
+  EXPECT_EQ(results.runs[1].status, kStatusPending);  // interrupted runs are not failures
+}
+
+TEST(StudyResults, MissingOrDamagedResultsAreClearErrors) {
+  testing::TempDir dir;
+  EXPECT_THROW(read_results(dir.path()), Error);
+  testing::write_text(dir / "results.json", "{\"study\": ");
+  try {
+    read_results(dir.path());
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::parse);
+    EXPECT_THAT(error.what(), HasSubstr("results.json"));
+  }
+}
+
+}  // namespace
+}  // namespace greentune::study

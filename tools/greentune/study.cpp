@@ -1,0 +1,127 @@
+// `greentune study FILE [--output DIR]`: every variant x seed of a study file trained one after another
+// into DIR/runs/<variant>-seed<k>/, resumable at any moment; DIR/results.{csv,json} and the report.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "commands.hpp"
+#include "config_file.hpp"
+#include "greentune/core/error.hpp"
+#include "greentune/core/log.hpp"
+#include "greentune/report/report.hpp"
+#include "greentune/study/runner.hpp"
+#include "train_flags.hpp"
+
+namespace greentune::cli {
+
+namespace {
+
+struct StudyFlags {
+  std::string file;
+  std::string output;            // empty: studies/<the study's name>
+  std::vector<std::string> set;  // KEY=VALUE: a train option for every variant, over the file's
+};
+
+// --set KEY=VALUE entries as settings; Error(usage) for one without '=' or naming an option the study sets.
+std::vector<study::Setting> settings_from_flags(const std::vector<std::string>& entries) {
+  std::vector<study::Setting> settings;
+  for (const std::string& entry : entries) {
+    const size_t equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw Error(ErrorCode::usage, "--set " + entry, "expected KEY=VALUE", "write e.g. --set data=imdb");
+    }
+    const std::string key = entry.substr(0, equals);
+    if (key == "output" || key == "resume" || key == "seed" || key == "config") {
+      throw Error(ErrorCode::usage, "--set " + entry, "is set by the study for every run",
+                  "use --output for the study directory and seeds = [...] in the file");
+    }
+    settings.push_back({key, {entry.substr(equals + 1)}, entry.substr(equals + 1), 0});
+  }
+  return settings;
+}
+
+// The trainer's options of one run: a fresh `train` option set given the variant's settings, exactly as
+// `greentune train` would read them from the command line; errors name the study file's line and key.
+train::TrainOptions run_options(const study::StudyPlan& plan, const study::Variant& variant,
+                                const std::vector<study::Setting>& command_line, uint64_t seed,
+                                const std::filesystem::path& run_dir) {
+  CLI::App scratch("one run of a study");
+  scratch.name("train");
+  TrainFlags flags;
+  add_train_options(scratch, flags);
+  for (const study::Setting& setting : variant.settings) {
+    const bool replaced = std::any_of(command_line.begin(), command_line.end(),
+                                      [&](const study::Setting& given) { return given.key == setting.key; });
+    if (!replaced) {
+      apply_option_arguments(scratch, setting.key, setting.arguments,
+                             fmt::format("{}:{}: key \"{}\"", plan.file.string(), setting.line, setting.key));
+    }
+  }
+  for (const study::Setting& setting : command_line)
+    apply_option_arguments(scratch, setting.key, setting.arguments, "--set " + setting.key);
+  flags.data.seed = seed;
+  flags.output = run_dir.string();
+  try {
+    train::TrainOptions options = resolve_train_options(flags);
+    options.resume = true;  // a run the study started before continues from its checkpoint
+    return options;
+  } catch (const Error& error) {
+    throw Error(error.code(),
+                fmt::format("{}:{}: variant \"{}\"", plan.file.string(), variant.line, variant.name),
+                error.what(), "fix the variant's options (or [base]) in the study file");
+  }
+}
+
+void run_study_command(const StudyFlags& flags) {
+  const study::StudyPlan plan = study::read_study_file(flags.file);
+  const std::vector<study::Setting> command_line = settings_from_flags(flags.set);
+  const std::filesystem::path study_dir = flags.output.empty() ? std::filesystem::path("studies") / plan.name
+                                                               : std::filesystem::path(flags.output);
+  // Every variant's options are checked before the first run starts.
+  for (const study::Variant& variant : plan.variants)
+    run_options(plan, variant, command_line, plan.seeds.front(), study_dir / "runs" / "check");
+  log::info(fmt::format("study {}: {} variants x {} seeds into {}", plan.name, plan.variants.size(),
+                        plan.seeds.size(), study_dir.string()));
+
+  const study::StudyOutcome outcome = study::run_study(
+      plan, study_dir,
+      [&](const study::Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+        const train::TrainOptions options = run_options(plan, variant, command_line, seed, run_dir);
+        try {
+          train::train(options);
+        } catch (const Error&) {
+          throw;
+        } catch (const std::exception& unexpected) {
+          throw Error(ErrorCode::internal, run_dir.string(), unexpected.what(),
+                      "please report it with the study file; the other runs go on");
+        }
+      });
+  const report::ReportFiles report = report::write_report(study_dir);
+  size_t pending = 0;
+  for (const study::RunRecord& run : outcome.results.runs)
+    pending += run.status == study::kStatusPending ? 1 : 0;
+  fmt::print("study          {}\nruns           {} trained now, {} already done, {} failed\n", plan.name,
+             outcome.ran, outcome.skipped, outcome.failed);
+  fmt::print("results        {}\nreport         {}\n", (study_dir / "results.csv").string(),
+             report.markdown.string());
+  if (outcome.failed > 0 || pending > 0) {
+    log::warn(
+        fmt::format("{} runs failed: run the same command again to retry them", outcome.failed + pending));
+    command_exit_status() = static_cast<int>(ErrorCode::invalid_data);
+  }
+}
+
+}  // namespace
+
+void add_study_command(CLI::App& app) {
+  auto flags = std::make_shared<StudyFlags>();
+  CLI::App* command = app.add_subcommand(
+      "study", "Run every variant x seed of a study file, resumably, and write the report");
+  command->add_option("file", flags->file, "The study file (TOML)")->required()->check(CLI::ExistingFile);
+  command->add_option("--output", flags->output, "Study directory (default: studies/<name>)");
+  command->add_option("--set", flags->set, "KEY=VALUE: a train option for every variant (e.g. data=imdb)");
+  command->callback([flags] { run_study_command(*flags); });
+}
+
+}  // namespace greentune::cli

@@ -8,6 +8,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/parse.hpp"
 
 namespace greentune::study {
 
@@ -50,6 +51,20 @@ void read_finished_run(const fs::path& result_file, RunRecord& record) {
   }
 }
 
+// record's status and metrics from its run directory, as they are now.
+void read_run_record(const fs::path& study_dir, RunRecord& record) {
+  const fs::path run_dir = study_dir / record.run_dir;
+  std::error_code ec;
+  if (fs::exists(run_dir / kResultFile, ec)) {
+    read_finished_run(run_dir / kResultFile, record);
+  } else if (fs::exists(run_dir / kFailureFile, ec)) {
+    record.status = kStatusFailed;
+    record.error = nlohmann::json::parse(read_file(run_dir / kFailureFile)).value("error", "");
+  } else {
+    record.status = kStatusPending;
+  }
+}
+
 std::string number_text(double value) {
   return fmt::format("{}", value);
 }
@@ -69,17 +84,38 @@ StudyResults collect_results(const StudyPlan& plan, const fs::path& study_dir) {
       record.seed = seed;
       record.run_dir = (fs::path("runs") / run_name(variant.name, seed)).string();
       record.overrides = variant.overrides;
-      const fs::path run_dir = study_dir / record.run_dir;
-      std::error_code ec;
-      if (fs::exists(run_dir / kResultFile, ec)) {
-        read_finished_run(run_dir / kResultFile, record);
-      } else if (fs::exists(run_dir / kFailureFile, ec)) {
-        record.status = kStatusFailed;
-        record.error = nlohmann::json::parse(read_file(run_dir / kFailureFile)).value("error", "");
-      }
+      read_run_record(study_dir, record);
       results.runs.push_back(std::move(record));
     }
   }
+  return results;
+}
+
+Shard parse_shard(std::string_view text) {
+  const size_t slash = text.find('/');
+  const auto index =
+      slash == std::string_view::npos ? std::nullopt : parse_whole<size_t>(text.substr(0, slash));
+  const auto count =
+      slash == std::string_view::npos ? std::nullopt : parse_whole<size_t>(text.substr(slash + 1));
+  if (!index || !count || *count == 0 || *index >= *count) {
+    throw Error(ErrorCode::usage, "--shard", fmt::format("\"{}\" is not i/N with 0 <= i < N", text),
+                "pass e.g. --shard $SLURM_ARRAY_TASK_ID/4 for a 4-task array");
+  }
+  return {*index, *count};
+}
+
+StudyResults refresh_results(const fs::path& study_dir) {
+  StudyResults results = read_results(study_dir);
+  for (RunRecord& record : results.runs) {
+    const RunRecord identity = record;
+    record = RunRecord{};
+    record.variant = identity.variant;
+    record.seed = identity.seed;
+    record.run_dir = identity.run_dir;
+    record.overrides = identity.overrides;
+    read_run_record(study_dir, record);
+  }
+  write_results(results, study_dir);
   return results;
 }
 
@@ -120,14 +156,16 @@ void write_results(const StudyResults& results, const fs::path& study_dir) {
   write_file_atomically(study_dir / "results.csv", text);
 }
 
-StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run) {
+StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run,
+                       Shard shard) {
   greentune::create_directories(study_dir / "runs", "pass --output with a writable directory");
   StudyOutcome outcome;
   const size_t total = plan.variants.size() * plan.seeds.size();
   size_t position = 0;
   for (const Variant& variant : plan.variants) {
     for (const uint64_t seed : plan.seeds) {
-      ++position;
+      if (!shard.owns(position++))
+        continue;
       const std::string name = run_name(variant.name, seed);
       const fs::path run_dir = study_dir / "runs" / name;
       std::error_code ec;

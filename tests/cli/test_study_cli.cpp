@@ -113,6 +113,41 @@ TEST(StudyCli, BadOptionsAreReportedWithTheStudyFileLineBeforeAnyRun) {
   EXPECT_THAT(bad_set.err, HasSubstr("set by the study"));
 }
 
+// results.csv without the measured columns (time, energy, memory), which no two runs share.
+std::vector<std::vector<std::string>> deterministic_columns(const std::filesystem::path& csv) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(read_text(csv));
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    std::string cell;
+    while (std::getline(cells, cell, ','))
+      fields.push_back(cell);
+    fields.resize(9);  // variant, seed, status, lr, optimizer, accuracy, f1, eval_loss, test_accuracy
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+TEST(StudyCli, TwoShardsAndTheReportMergeGiveTheUnshardedResults) {
+  TempDir dir;
+  write_study(dir, 2);
+  const std::string study = "-q study '" + (dir / "study.toml").string() + "' --output '";
+  ASSERT_EQ(run_cli(study + (dir / "whole").string() + "'").exit_code, 0);
+  const CommandResult first = run_cli(study + (dir / "sharded").string() + "' --shard 0/2");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("2 trained now, 0 already done, 0 failed"));
+  const CommandResult second = run_cli(study + (dir / "sharded").string() + "' --shard 1/2");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.out, HasSubstr("2 trained now, 0 already done, 0 failed"));
+  const CommandResult report = run_cli("-q report '" + (dir / "sharded").string() + "'");
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(deterministic_columns(dir / "sharded/results.csv"),
+            deterministic_columns(dir / "whole/results.csv"));
+  EXPECT_THAT(run_cli(study + (dir / "x").string() + "' --shard 3/2").err, HasSubstr("--shard"));
+}
+
 TEST(StudyCli, KilledWithSigkillAtAnyMomentAndStartedAgainEveryRunEndsDoneExactlyOnce) {
   TempDir dir;
   write_study(dir, 12);

@@ -140,6 +140,38 @@ TEST(StudyRunner, CtrlCStopsTheStudyAtOnceWithTheResultsSoFar) {
   EXPECT_EQ(results.runs[1].status, kStatusPending);  // interrupted runs are not failures
 }
 
+TEST(StudyRunner, ShardsSplitTheRunsAndTheRefreshMergesThem) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  EXPECT_THROW(parse_shard("2/2"), Error);
+  EXPECT_THROW(parse_shard("1"), Error);
+  EXPECT_THROW(parse_shard("0/0"), Error);
+  std::vector<std::string> ran_by_first, ran_by_second;
+  const auto runner = [](std::vector<std::string>& ran) {
+    return [&ran](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+      ran.push_back(run_name(variant.name, seed));
+      finish_run(variant, seed, run_dir);
+    };
+  };
+  const StudyOutcome first = run_study(plan, dir / "out", runner(ran_by_first), parse_shard("0/2"));
+  EXPECT_EQ(ran_by_first, (std::vector<std::string>{"base-seed1", "cheap,fast-seed1"}));
+  EXPECT_EQ(first.results.runs[1].status, kStatusPending);  // the other shard's
+  run_study(plan, dir / "out", runner(ran_by_second), parse_shard("1/2"));
+  EXPECT_EQ(ran_by_second, (std::vector<std::string>{"base-seed2", "cheap,fast-seed2"}));
+
+  // Whichever shard wrote results.json last, a refresh reads every run directory again.
+  testing::write_text(dir / "out/results.json",
+                      nlohmann::json(collect_results(plan, dir / "out")).dump());  // as written by any shard
+  std::filesystem::remove_all(dir / "out/runs/base-seed2");  // a run that is gone is pending again
+  const StudyResults merged = refresh_results(dir / "out");
+  ASSERT_EQ(merged.runs.size(), 4u);
+  EXPECT_EQ(merged.runs[0].status, kStatusDone);
+  EXPECT_EQ(merged.runs[1].status, kStatusPending);
+  EXPECT_DOUBLE_EQ(merged.runs[1].energy_kwh, 0.0);
+  EXPECT_EQ(merged.runs[3].status, kStatusDone);
+  EXPECT_EQ(read_results(dir / "out").runs[1].status, kStatusPending);  // written back
+}
+
 TEST(StudyResults, MissingOrDamagedResultsAreClearErrors) {
   testing::TempDir dir;
   EXPECT_THROW(read_results(dir.path()), Error);

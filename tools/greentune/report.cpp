@@ -1,5 +1,6 @@
-// `greentune report DIR`: writes a study's report (report.md, report.tex, report.html, plots/) into DIR
-// and prints where each file is.
+// `greentune report DIR`: refreshes DIR/results.{json,csv} from the run directories (merging what the
+// shards of a study finished), writes the report (report.md, report.tex, report.html, plots/) into DIR and
+// prints where each file is.
 #include "greentune/report/report.hpp"
 
 #include <fmt/core.h>
@@ -7,12 +8,14 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "greentune/study/runner.hpp"
 
 namespace greentune::cli {
 
 namespace {
 
 void run_report(const std::string& study_dir) {
+  study::refresh_results(study_dir);
   const report::ReportFiles files = report::write_report(study_dir);
   fmt::print("{}\n{}\n{}\n", files.markdown.string(), files.latex.string(), files.html.string());
   for (const std::filesystem::path& plot : files.plots) {

@@ -21,6 +21,7 @@ struct StudyFlags {
   std::string file;
   std::string output;            // empty: studies/<the study's name>
   std::vector<std::string> set;  // KEY=VALUE: a train option for every variant, over the file's
+  std::string shard = "0/1";     // i/N: this process's share of the runs
 };
 
 // --set KEY=VALUE entries as settings; Error(usage) for one without '=' or naming an option the study sets.
@@ -76,6 +77,7 @@ train::TrainOptions run_options(const study::StudyPlan& plan, const study::Varia
 void run_study_command(const StudyFlags& flags) {
   const study::StudyPlan plan = study::read_study_file(flags.file);
   const std::vector<study::Setting> command_line = settings_from_flags(flags.set);
+  const study::Shard shard = study::parse_shard(flags.shard);
   const std::filesystem::path study_dir = flags.output.empty() ? std::filesystem::path("studies") / plan.name
                                                                : std::filesystem::path(flags.output);
   // Every variant's options are checked before the first run starts.
@@ -96,18 +98,21 @@ void run_study_command(const StudyFlags& flags) {
           throw Error(ErrorCode::internal, run_dir.string(), unexpected.what(),
                       "please report it with the study file; the other runs go on");
         }
-      });
+      },
+      shard);
   const report::ReportFiles report = report::write_report(study_dir);
-  size_t pending = 0;
+  size_t unfinished = 0;  // by this process or another shard
   for (const study::RunRecord& run : outcome.results.runs)
-    pending += run.status == study::kStatusPending ? 1 : 0;
+    unfinished += study::is_finished(run.status) ? 0 : 1;
   fmt::print("study          {}\nruns           {} trained now, {} already done, {} failed\n", plan.name,
              outcome.ran, outcome.skipped, outcome.failed);
   fmt::print("results        {}\nreport         {}\n", (study_dir / "results.csv").string(),
              report.markdown.string());
-  if (outcome.failed > 0 || pending > 0) {
-    log::warn(
-        fmt::format("{} runs failed: run the same command again to retry them", outcome.failed + pending));
+  if (unfinished > outcome.failed)
+    log::info(
+        fmt::format("{} runs of the study are not finished yet (other shards)", unfinished - outcome.failed));
+  if (outcome.failed > 0) {
+    log::warn(fmt::format("{} runs failed: run the same command again to retry them", outcome.failed));
     command_exit_status() = static_cast<int>(ErrorCode::invalid_data);
   }
 }
@@ -120,6 +125,10 @@ void add_study_command(CLI::App& app) {
       "study", "Run every variant x seed of a study file, resumably, and write the report");
   command->add_option("file", flags->file, "The study file (TOML)")->required()->check(CLI::ExistingFile);
   command->add_option("--output", flags->output, "Study directory (default: studies/<name>)");
+  command
+      ->add_option("--shard", flags->shard,
+                   "i/N: run only every N-th run starting at i, for a job array sharing --output (0/1: all)")
+      ->capture_default_str();
   command->add_option("--set", flags->set, "KEY=VALUE: a train option for every variant (e.g. data=imdb)");
   command->callback([flags] { run_study_command(*flags); });
 }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string_view>
 
 #include "greentune/study/plan.hpp"
 #include "greentune/study/results.hpp"
@@ -16,6 +17,16 @@ namespace greentune::study {
 using RunFunction =
     std::function<void(const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir)>;
 
+// This process's share of a study spread over machines (a SLURM job array): run k of the study
+// (variant-major, then seed order, from 0) is shard k % count's.
+struct Shard {
+  size_t index = 0;
+  size_t count = 1;
+  bool owns(size_t run) const { return run % count == index; }
+};
+// "i/N" with 0 <= i < N; Error(usage) naming --shard otherwise.
+Shard parse_shard(std::string_view text);
+
 struct StudyOutcome {
   StudyResults results;
   size_t ran = 0;      // runs trained (or continued) by this call
@@ -23,13 +34,19 @@ struct StudyOutcome {
   size_t failed = 0;   // failed in this call (the others went on)
 };
 
-// Runs every unfinished run of plan with run. A failing run is recorded (DIR/runs/<run>/failure.json)
-// and the study goes on; Error(interrupted) (Ctrl-C) stops it at once, the results written so far.
-StudyOutcome run_study(const StudyPlan& plan, const std::filesystem::path& study_dir, const RunFunction& run);
+// Runs every unfinished run of plan that shard owns with run. A failing run is recorded
+// (DIR/runs/<run>/failure.json) and the study goes on; Error(interrupted) (Ctrl-C) stops it at once, the
+// results written so far. Shards may share DIR: each writes the results of every run finished so far.
+StudyOutcome run_study(const StudyPlan& plan, const std::filesystem::path& study_dir, const RunFunction& run,
+                       Shard shard = {});
 
 // The results as the run directories hold them now: finished runs from their result.json, failed ones
 // from failure.json, the others pending.
 StudyResults collect_results(const StudyPlan& plan, const std::filesystem::path& study_dir);
+
+// DIR/results.json with every run's status and metrics read again from its run directory: merges what
+// the shards of a study finished. Throws what read_results throws.
+StudyResults refresh_results(const std::filesystem::path& study_dir);
 
 // DIR/results.json and DIR/results.csv (columns: variant, seed, status, every option some variant
 // overrides, then the metrics), both written atomically.

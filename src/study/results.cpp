@@ -39,6 +39,10 @@ void from_json(const nlohmann::json& json, RunRecord& record) {
   record.error = json.value("error", "");
   json.at("run_dir").get_to(record.run_dir);
   record.overrides = json.value("overrides", std::map<std::string, std::string>{});
+  read_run_metrics(json, record);
+}
+
+void read_run_metrics(const nlohmann::json& json, RunRecord& record) {
   record.accuracy = json.value("accuracy", 0.0);
   record.f1 = json.value("f1", 0.0);
   record.eval_loss = json.value("eval_loss", 0.0);

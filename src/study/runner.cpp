@@ -30,21 +30,11 @@ void read_finished_run(const fs::path& result_file, RunRecord& record) {
   try {
     const auto result = nlohmann::json::parse(read_file(result_file));
     record.status = status_of(result.value("stop_reason", ""));
-    record.accuracy = result.at("accuracy");
-    record.f1 = result.at("f1");
-    record.eval_loss = result.at("eval_loss");
-    if (const auto test = result.find("test_accuracy"); test != result.end() && test->is_number())
-      record.test_accuracy = test->get<double>();
-    record.train_seconds = result.at("train_seconds");
-    record.gpu_kwh = result.value("gpu_kwh", 0.0);
-    record.cpu_kwh = result.value("cpu_kwh", 0.0);
-    record.dram_kwh = result.value("dram_kwh", 0.0);
-    record.ram_kwh = result.value("ram_kwh", 0.0);
-    record.energy_kwh = result.value("energy_kwh", 0.0);
-    record.co2_kg = result.value("co2_kg", 0.0);
-    record.joules_per_sample = result.value("joules_per_sample", 0.0);
-    record.peak_memory_mb = result.value("peak_memory_mb", 0.0);
-    record.skipped_steps = result.value("skipped_steps", int64_t{0});
+    if (!result.contains("accuracy")) {
+      throw Error(ErrorCode::parse, result_file.string(), "damaged run result: it has no accuracy",
+                  "delete this result.json to train the run again");
+    }
+    read_run_metrics(result, record);
   } catch (const nlohmann::json::exception& error) {
     throw Error(ErrorCode::parse, result_file.string(), std::string("damaged run result: ") + error.what(),
                 "delete this result.json to train the run again");

@@ -39,6 +39,9 @@ struct RunRecord {
 };
 void to_json(nlohmann::json& json, const RunRecord& record);
 void from_json(const nlohmann::json& json, RunRecord& record);
+// The metrics of a record from JSON that names them as RunRecord does: a results.json row, or a run's own
+// result.json (the trainer writes the same names). Missing ones are 0 (test_accuracy: none).
+void read_run_metrics(const nlohmann::json& json, RunRecord& record);
 
 struct VariantSummary {
   std::string name;

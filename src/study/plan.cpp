@@ -115,6 +115,10 @@ Variant make_variant(std::string name, const std::vector<Setting>& base,
 
 }  // namespace
 
+bool is_reserved_study_option(std::string_view key) {
+  return kStudyReservedOptions.contains(key);
+}
+
 std::string run_name(const std::string& variant, uint64_t seed) {
   return fmt::format("{}-seed{}", variant, seed);
 }

@@ -26,6 +26,18 @@ EnergyTotals& EnergyTotals::operator+=(const energy::Measurement& measurement) {
   return *this;
 }
 
+EnergyTotals& EnergyTotals::operator+=(const EnergyTotals& other) {
+  duration_s += other.duration_s;
+  gpu_j += other.gpu_j;
+  cpu_j += other.cpu_j;
+  dram_j += other.dram_j;
+  ram_j += other.ram_j;
+  total_j += other.total_j;
+  eval_j += other.eval_j;
+  co2_kg += other.co2_kg;
+  return *this;
+}
+
 RunEnergy::RunEnergy(const energy::MeteringOptions& options) : metering_(energy::start_metering(options)) {
   for (const std::string& note : metering_.notes)
     log::info(note);
@@ -35,14 +47,7 @@ RunEnergy::RunEnergy(const energy::MeteringOptions& options) : metering_(energy:
 }
 
 void RunEnergy::add_earlier(const EnergyTotals& earlier) {
-  earlier_.duration_s += earlier.duration_s;
-  earlier_.gpu_j += earlier.gpu_j;
-  earlier_.cpu_j += earlier.cpu_j;
-  earlier_.dram_j += earlier.dram_j;
-  earlier_.ram_j += earlier.ram_j;
-  earlier_.total_j += earlier.total_j;
-  earlier_.eval_j += earlier.eval_j;
-  earlier_.co2_kg += earlier.co2_kg;
+  earlier_ += earlier;
 }
 
 void RunEnergy::begin_epoch(int64_t epoch) {

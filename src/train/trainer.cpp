@@ -647,10 +647,13 @@ TrainResult train(const TrainOptions& options) {
       state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
       if (progress.terminal())
         progress.update(describe_progress);
-      if (options.energy_budget_kwh > 0.0 && run_energy.totals().kwh() >= options.energy_budget_kwh) {
-        state.stop_reason = kStopEnergyBudget;
-        say(fmt::format("stopping: the run has used {:.4g} kWh, its budget is {:.4g} kWh",
-                        run_energy.totals().kwh(), options.energy_budget_kwh));
+      if (options.energy_budget_kwh > 0.0) {
+        const double used_kwh = run_energy.totals().kwh();
+        if (used_kwh >= options.energy_budget_kwh) {
+          state.stop_reason = kStopEnergyBudget;
+          say(fmt::format("stopping: the run has used {:.4g} kWh, its budget is {:.4g} kWh", used_kwh,
+                          options.energy_budget_kwh));
+        }
       }
       const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
                                                                      static_cast<double>(plan.batches.size());

@@ -21,12 +21,7 @@ using ::testing::HasSubstr;
 // A 2 variants x 2 seeds study of the tiny model on a learnable task; epochs make each run last a while.
 void write_study(const TempDir& dir, int epochs) {
   write_tiny_model_dir(dir / "model", "distilbert_tiny");
-  std::string reviews;
-  for (int i = 0; i < 80; ++i) {
-    reviews += i % 2 ? "{\"text\": \"the movie was great w" + std::to_string(100 + i) + "\", \"label\": 1}\n"
-                     : "{\"text\": \"bad movie w" + std::to_string(100 + i) + "\", \"label\": 0}\n";
-  }
-  write_text(dir / "reviews.jsonl", reviews);
+  write_numbered_reviews(dir / "reviews.jsonl", 80);
   write_text(dir / "study.toml", "name = \"tiny\"\nseeds = [1, 2]\nbaseline = \"base\"\n[base]\nmodel = \"" +
                                      (dir / "model").string() + "\"\ndata = \"" +
                                      (dir / "reviews.jsonl").string() + "\"\ncache-dir = \"" +

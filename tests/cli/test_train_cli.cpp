@@ -137,12 +137,7 @@ std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& 
 void expect_resumed_run_matches(int signal) {
   TempDir dir;
   write_tiny_model_dir(dir / "model", "distilbert_tiny");
-  std::string reviews;
-  for (int i = 0; i < 160; ++i) {
-    reviews += i % 2 ? "{\"text\": \"the movie was great w" + std::to_string(100 + i) + "\", \"label\": 1}\n"
-                     : "{\"text\": \"bad movie w" + std::to_string(100 + i) + "\", \"label\": 0}\n";
-  }
-  write_text(dir / "reviews.jsonl", reviews);
+  write_numbered_reviews(dir / "reviews.jsonl", 160);
   const auto arguments = [&](const std::string& output) {
     return std::vector<std::string>{GREENTUNE_CLI_PATH,
                                     "-q",

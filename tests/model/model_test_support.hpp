@@ -10,6 +10,17 @@ namespace greentune::testing {
 
 // Copies tests/data_files/model/<name> (config.json, model.safetensors) into dir and adds a vocab.txt of
 // the fixture's 1000 tokens: the five specials, then "the", "movie", "was", "great", "bad", then fillers.
+// count JSONL reviews a tiny model learns quickly: odd lines "the movie was great w<n>" (label 1), even
+// lines "bad movie w<n>" (label 0), each with its own number word.
+inline void write_numbered_reviews(const std::filesystem::path& path, int count) {
+  std::string reviews;
+  for (int i = 0; i < count; ++i) {
+    reviews += i % 2 ? "{\"text\": \"the movie was great w" + std::to_string(100 + i) + "\", \"label\": 1}\n"
+                     : "{\"text\": \"bad movie w" + std::to_string(100 + i) + "\", \"label\": 0}\n";
+  }
+  write_text(path, reviews);
+}
+
 inline void write_tiny_model_dir(const std::filesystem::path& dir, const std::string& name) {
   std::filesystem::create_directories(dir);
   for (const char* file : {"config.json", "model.safetensors"}) {

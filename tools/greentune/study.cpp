@@ -33,7 +33,7 @@ std::vector<study::Setting> settings_from_flags(const std::vector<std::string>& 
       throw Error(ErrorCode::usage, "--set " + entry, "expected KEY=VALUE", "write e.g. --set data=imdb");
     }
     const std::string key = entry.substr(0, equals);
-    if (key == "output" || key == "resume" || key == "seed" || key == "config") {
+    if (study::is_reserved_study_option(key)) {
       throw Error(ErrorCode::usage, "--set " + entry, "is set by the study for every run",
                   "use --output for the study directory and seeds = [...] in the file");
     }

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace greentune::study {
@@ -60,6 +61,10 @@ StudyPlan read_study_file(const std::filesystem::path& file);
 // Error(parse) for bad TOML, Error(usage) for a value that is not a string, number, boolean or a list of
 // them, naming "file:line".
 std::vector<Setting> read_option_file(const std::filesystem::path& file);
+
+// Options the study sets for every run itself (output, resume, config, seed), which neither the study
+// file nor the command line may set.
+bool is_reserved_study_option(std::string_view key);
 
 // "bf16-seed2": the run's directory name under DIR/runs/.
 std::string run_name(const std::string& variant, uint64_t seed);

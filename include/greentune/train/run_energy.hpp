@@ -25,6 +25,7 @@ struct EnergyTotals {
   double kwh() const { return total_j / energy::kJoulesPerKwh; }
   double average_w() const { return duration_s > 0.0 ? total_j / duration_s : 0.0; }
   EnergyTotals& operator+=(const energy::Measurement& measurement);
+  EnergyTotals& operator+=(const EnergyTotals& other);
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EnergyTotals, duration_s, gpu_j, cpu_j, dram_j, ram_j,
                                                 total_j, eval_j, co2_kg)

@@ -3,6 +3,10 @@
 // with plain shuffled batches. Each configuration runs `greentune train` in its own process, so its peak
 // RSS is its own, and reports what that run's result.json says. The benchmark time is train_seconds.
 //
+// Data-parallel scaling (BM_DemoEpochRanks/1 and /2): the same epoch in fp32 with an update of 32 examples,
+// by one process (batch 16, grad_accum 2) and by two ranks on loopback (batch 16 each), the threads split
+// between them; samples/s and the run's joules per sample, every rank's energy included.
+//
 // Threads: --threads=N after the benchmark flags; every core by default.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -81,12 +85,62 @@ class DemoEpochBenchmarks {
       : scratch_dir_(std::move(scratch_dir)), threads_(threads) {}
 
   void run(benchmark::State& state, std::string_view precision, std::string_view bucketing) {
+    const std::optional<std::vector<std::string>> train =
+        train_command(state, fmt::format("run-{}-{}", precision, bucketing),
+                      {"--batch-size=16", fmt::format("--precision={}", precision),
+                       fmt::format("--bucketing={}", bucketing), fmt::format("--threads={}", threads_)});
+    if (!train)
+      return;
+    const fs::path log = scratch_dir_ / fmt::format("run-{}-{}.log", precision, bucketing);
+    run_and_record(state, *train, "> " + greentune::bench::shell_quoted(log) + " 2>&1", log,
+                   fmt::format("run-{}-{}", precision, bucketing));
+  }
+
+  // ranks processes started as torchrun starts them, on 127.0.0.1, each with its share of the threads.
+  void run_ranks(benchmark::State& state, int ranks) {
+    const std::string name = fmt::format("ranks-{}", ranks);
+    const int threads_per_rank = std::max(1, threads_ / ranks);
+    const std::optional<std::vector<std::string>> train =
+        train_command(state, name,
+                      {"--batch-size=16", fmt::format("--grad-accum={}", 2 / ranks),
+                       fmt::format("--threads={}", threads_per_rank)});
+    if (!train)
+      return;
+    // One shell line: every rank in the background with its environment and log, then wait for each.
+    const int port = 29500 + static_cast<int>(getpid() % 1000);
+    std::string script;
+    for (int rank = 0; rank < ranks; ++rank) {
+      script += fmt::format("WORLD_SIZE={} RANK={} LOCAL_RANK={} MASTER_ADDR=127.0.0.1 MASTER_PORT={} ",
+                            ranks, rank, rank, port);
+      for (const std::string& argument : *train)
+        script += greentune::bench::shell_quoted(argument) + " ";
+      script += fmt::format("> {} 2>&1 & pid{}=$!\n",
+                            greentune::bench::shell_quoted(rank_log(name, rank).string()), rank);
+    }
+    script += "status=0\n";
+    for (int rank = 0; rank < ranks; ++rank)
+      script += fmt::format("wait $pid{} || status=$?\n", rank);
+    script += "exit $status\n";
+    run_and_record(state, {"/bin/sh", "-c", script}, "", rank_log(name, 0), name);
+    state.counters["ranks"] = ranks;
+    state.counters["threads_per_rank"] = threads_per_rank;
+  }
+
+ private:
+  fs::path rank_log(const std::string& name, int rank) const {
+    return scratch_dir_ / fmt::format("{}-rank{}.log", name, rank);
+  }
+
+  // `greentune train` for one epoch of the demo model on the 2,000 reviews, into scratch/<name>, plus
+  // extra flags; nullopt (the benchmark skipped with the reason) when an input is missing.
+  std::optional<std::vector<std::string>> train_command(benchmark::State& state, const std::string& name,
+                                                        const std::vector<std::string>& extra) {
     const fs::path vocab = greentune::bench::shared_path("data/vocab/bert-base-uncased-vocab.txt");
     const fs::path imdb_tarball = greentune::bench::shared_path("data/imdb/aclImdb_v1_labeled.tar.gz");
     for (const fs::path& input : {vocab, imdb_tarball}) {
       if (!fs::exists(input)) {
         state.SkipWithError(greentune::bench::missing_input_message(input).c_str());
-        return;
+        return std::nullopt;
       }
     }
     fs::path reviews;
@@ -94,36 +148,35 @@ class DemoEpochBenchmarks {
       reviews = reviews_file(imdb_tarball);
     } catch (const std::exception& error) {
       state.SkipWithError(error.what());
-      return;
+      return std::nullopt;
     }
-    const fs::path run_dir = scratch_dir_ / fmt::format("run-{}-{}", precision, bucketing);
-    const fs::path log = scratch_dir_ / fmt::format("run-{}-{}.log", precision, bucketing);
     // The reviews are tokenized once, by the first configuration and outside its train_seconds, into a
     // cache of this run's own rather than the user's.
-    const std::vector<std::string> train = {GREENTUNE_CLI_PATH,
-                                            "train",
-                                            "--model",
-                                            GREENTUNE_DEMO_MODEL_DIR,
-                                            "--vocab",
-                                            vocab.string(),
-                                            "--data",
-                                            reviews.string(),
-                                            "--epochs=1",
-                                            "--max-length=128",
-                                            "--batch-size=16",
-                                            fmt::format("--precision={}", precision),
-                                            fmt::format("--bucketing={}", bucketing),
-                                            "--validation-fraction=0.05",
-                                            "--output",
-                                            run_dir.string(),
-                                            "--log-every=1000",
-                                            fmt::format("--threads={}", threads_),
-                                            "--cache-dir",
-                                            (scratch_dir_ / "cache").string()};
+    std::vector<std::string> train = {GREENTUNE_CLI_PATH,
+                                      "train",
+                                      "--model",
+                                      GREENTUNE_DEMO_MODEL_DIR,
+                                      "--vocab",
+                                      vocab.string(),
+                                      "--data",
+                                      reviews.string(),
+                                      "--epochs=1",
+                                      "--max-length=128",
+                                      "--validation-fraction=0.05",
+                                      "--output",
+                                      (scratch_dir_ / name).string(),
+                                      "--log-every=1000",
+                                      "--cache-dir",
+                                      (scratch_dir_ / "cache").string()};
+    train.insert(train.end(), extra.begin(), extra.end());
+    return train;
+  }
+
+  void run_and_record(benchmark::State& state, const std::vector<std::string>& command,
+                      const std::string& redirection, const fs::path& log, const std::string& name) {
+    const fs::path run_dir = scratch_dir_ / name;
     for (auto _ : state) {
-      if (const int status =
-              greentune::bench::run_command(train, "> " + greentune::bench::shell_quoted(log) + " 2>&1");
-          status != 0) {
+      if (const int status = greentune::bench::run_command(command, redirection); status != 0) {
         state.SkipWithError(
             fmt::format("greentune train exited with {}: {}", status, last_line(log)).c_str());
         break;
@@ -133,7 +186,6 @@ class DemoEpochBenchmarks {
     fs::remove_all(run_dir);  // its saved model and checkpoint: tens of MB per configuration
   }
 
- private:
   // The 2,000 reviews as JSON lines, written on the first call. Throws what load_dataset throws.
   const fs::path& reviews_file(const fs::path& imdb_tarball) {
     if (!reviews_file_) {
@@ -154,6 +206,8 @@ class DemoEpochBenchmarks {
     state.counters["peak_rss_mb"] = result.at("peak_memory_mb").get<double>();
     state.counters["train_seconds"] = train_seconds;
     state.counters["threads"] = threads_;
+    state.counters["joules_per_sample"] = result.at("joules_per_sample").get<double>();
+    state.counters["energy_kwh"] = result.at("energy_kwh").get<double>();
   }
 
   fs::path scratch_dir_;
@@ -207,6 +261,14 @@ int main(int argc, char** argv) {
           ->UseManualTime()
           ->Unit(benchmark::kSecond);
     }
+  }
+  for (const int ranks : {1, 2}) {
+    benchmark::RegisterBenchmark(
+        fmt::format("BM_DemoEpochRanks/{}", ranks).c_str(),
+        [&benchmarks, ranks](benchmark::State& state) { benchmarks.run_ranks(state, ranks); })
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kSecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -18,6 +18,8 @@ std::string_view to_string(ErrorCode code) {
       return "network";
     case ErrorCode::integrity:
       return "integrity";
+    case ErrorCode::distributed:
+      return "distributed";
     case ErrorCode::internal:
       return "internal";
     case ErrorCode::interrupted:

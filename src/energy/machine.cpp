@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -35,20 +37,34 @@ std::string gpu_model_summary(const std::vector<GpuDevice>& gpus) {
 
 }  // namespace
 
-MachineCounters discover_machine_counters() {
+MachineCounters discover_machine_counters(const MeteringScope& scope) {
   MachineCounters result;
   const Clock::time_point start = Clock::now();
 
   GpuDiscoveryOptions gpu_options = gpu_discovery_options_from_environment();
   gpu_options.start = start;
   GpuDiscovery gpus = discover_gpus(gpu_options);
-  for (auto& counter : gpus.counters)
-    result.counters.push_back(std::move(counter));
-  result.machine.gpus = std::move(gpus.devices);
+  for (size_t i = 0; i < gpus.counters.size(); ++i) {
+    const GpuDevice& device = gpus.devices[i];
+    if (scope.gpu_uuids &&
+        std::find(scope.gpu_uuids->begin(), scope.gpu_uuids->end(), device.uuid) == scope.gpu_uuids->end()) {
+      continue;  // another process meters it, or no process of this run uses it
+    }
+    result.counters.push_back(std::move(gpus.counters[i]));
+    result.machine.gpus.push_back(device);
+  }
   if (!gpus.problem.empty())
     result.notes.push_back("GPU: " + gpus.problem);
   for (const std::string& note : gpus.notes)
     result.notes.push_back("GPU: " + note);
+
+  const CpuInfo cpu = read_cpu_info();
+  result.machine.os = operating_system();
+  result.machine.cpu_model = cpu.model_name;
+  result.machine.cpu_count = cpu.threads;
+  result.machine.ram_total_gb = read_total_ram_gib() * 1.073741824;  // GiB -> GB
+  if (!scope.host)
+    return result;
 
   RaplDiscovery rapl = discover_rapl();
   if (!rapl.problem.empty())
@@ -63,19 +79,13 @@ MachineCounters discover_machine_counters() {
   } else {
     result.counters.push_back(make_ram_model_counter("/proc", host_architecture(), start));
   }
-
-  const CpuInfo cpu = read_cpu_info();
-  result.machine.os = operating_system();
-  result.machine.cpu_model = cpu.model_name;
-  result.machine.cpu_count = cpu.threads;
-  result.machine.ram_total_gb = read_total_ram_gib() * 1.073741824;  // GiB -> GB
   return result;
 }
 
 Metering start_metering(const MeteringOptions& options) {
   Metering metering;
   metering.carbon = resolve_carbon_intensity(options.carbon);
-  MachineCounters machine = discover_machine_counters();
+  MachineCounters machine = discover_machine_counters(options.scope);
   metering.machine = std::move(machine.machine);
   metering.notes = std::move(machine.notes);
   MeterOptions meter_options;
@@ -85,6 +95,18 @@ Metering start_metering(const MeteringOptions& options) {
   meter_options.synchronize = options.synchronize;
   metering.meter = std::make_unique<Meter>(std::move(machine.counters), meter_options);
   return metering;
+}
+
+std::string host_name() {
+  utsname names{};
+  return uname(&names) == 0 ? std::string(names.nodename) : std::string();
+}
+
+std::string node_identity() {
+  std::string boot_id;
+  std::ifstream file("/proc/sys/kernel/random/boot_id");
+  std::getline(file, boot_id);
+  return boot_id.empty() ? host_name() : host_name() + "/" + boot_id;
 }
 
 std::string random_uuid() {
@@ -100,13 +122,12 @@ std::string random_uuid() {
   return uuid;
 }
 
-EmissionsRow make_emissions_row(const Measurement& measurement, const Metering& metering,
-                                const RunIdentity& identity) {
+EmissionsRow make_emissions_row(const Measurement& measurement, const MachineInfo& machine,
+                                const CarbonIntensity& carbon, const RunIdentity& identity) {
   const auto kwh = [](double joules) { return joules / kJoulesPerKwh; };
   const auto watts = [&](double joules) {
     return measurement.duration_s > 0.0 ? joules / measurement.duration_s : 0.0;
   };
-  const CarbonIntensity& carbon = metering.carbon;
   EmissionsRow row;
   row.timestamp = codecarbon_timestamp(std::chrono::system_clock::now());
   row.project_name = identity.project_name;
@@ -130,12 +151,12 @@ EmissionsRow make_emissions_row(const Measurement& measurement, const Metering& 
   row.cloud_provider = carbon.cloud_provider;
   row.cloud_region = carbon.cloud_region;
   row.on_cloud = !carbon.cloud_provider.empty();
-  row.os = metering.machine.os;
-  row.cpu_count = metering.machine.cpu_count;
-  row.cpu_model = metering.machine.cpu_model;
-  row.gpu_count = static_cast<int>(metering.machine.gpus.size());
-  row.gpu_model = gpu_model_summary(metering.machine.gpus);
-  row.ram_total_size_gb = metering.machine.ram_total_gb;
+  row.os = machine.os;
+  row.cpu_count = machine.cpu_count;
+  row.cpu_model = machine.cpu_model;
+  row.gpu_count = static_cast<int>(machine.gpus.size());
+  row.gpu_model = gpu_model_summary(machine.gpus);
+  row.ram_total_size_gb = machine.ram_total_gb;
   row.tracking_mode = "machine";
   row.pue = measurement.pue;
   return row;

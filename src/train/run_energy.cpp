@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/energy/nvml.hpp"
+#include "greentune/train/process_group.hpp"
 
 namespace greentune::train {
 
@@ -77,41 +82,145 @@ EnergyTotals RunEnergy::totals() {
   return totals;
 }
 
-double RunEnergy::recent_watts() {
-  const energy::Measurement run = metering_.meter->peek(kRunWindow);
-  const double seconds = run.duration_s - last_duration_s_;
-  const double watts =
-      last_duration_s_ > 0.0 && seconds > 0.0 ? (run.total_j - last_total_j_) / seconds : 0.0;
-  last_total_j_ = run.total_j;
-  last_duration_s_ = run.duration_s;
+double RunEnergy::recent_watts(double run_total_j) {
+  const auto now = std::chrono::steady_clock::now();
+  const double seconds = std::chrono::duration<double>(now - last_watts_time_).count();
+  const double watts = last_watts_j_ >= 0.0 && seconds > 0.0 ? (run_total_j - last_watts_j_) / seconds : 0.0;
+  last_watts_j_ = run_total_j;
+  last_watts_time_ = now;
   return watts;
+}
+
+void add_method(nlohmann::json& methods, std::string_view component, std::string_view method) {
+  nlohmann::json& entry = methods[std::string(component)];
+  if (entry.is_null()) {
+    entry = method;
+  } else if (entry.get<std::string>().find(method) == std::string::npos) {
+    entry = entry.get<std::string>() + " + " + std::string(method);
+  }
 }
 
 nlohmann::json RunEnergy::methods() const {
   nlohmann::json methods = nlohmann::json::object();
-  for (const auto& counter : metering_.meter->counters()) {
-    const std::string component(energy::to_string(counter.component));
-    const std::string method(energy::to_string(counter.method));
-    // Several GPUs may be measured differently: list each method once.
-    nlohmann::json& entry = methods[component];
-    if (entry.is_null()) {
-      entry = method;
-    } else if (entry.get<std::string>().find(method) == std::string::npos) {
-      entry = entry.get<std::string>() + " + " + method;
-    }
-  }
+  for (const auto& counter : metering_.meter->counters())
+    add_method(methods, energy::to_string(counter.component), energy::to_string(counter.method));
   return methods;
 }
 
-EnergyTotals RunEnergy::finish(const std::filesystem::path& output, const std::string& run_name) {
+RankEnergy RunEnergy::finish(int rank) {
   const energy::Measurement run = metering_.meter->end(kRunWindow);
   windows_.insert(windows_.begin(), run);
-  EnergyTotals totals = earlier_;
-  totals += run;
-  totals.eval_j += eval_j_;
+  RankEnergy energy;
+  energy.rank = rank;
+  energy.host = energy::host_name();
+  energy.node = energy::node_identity();
+  energy.metered_host =
+      std::any_of(metering_.meter->counters().begin(), metering_.meter->counters().end(),
+                  [](const auto& counter) { return counter.component != energy::Component::gpu; });
+  energy.machine = metering_.machine;
+  energy.gpu_j = run.gpu_j;
+  energy.totals += run;
+  energy.totals.eval_j = eval_j_;
+  energy.methods = methods();
+  energy.windows = windows_;
+  energy.notes = metering_.notes;
+  energy.counter_failures = metering_.meter->failures();
+  return energy;
+}
 
-  // emissions.csv describes the whole run, earlier processes included: a measurement with the totals.
-  energy::Measurement whole = run;
+void to_json(nlohmann::json& json, const RankEnergy& energy) {
+  json = {{"rank", energy.rank},
+          {"host", energy.host},
+          {"node", energy.node},
+          {"metered_host", energy.metered_host},
+          {"machine", energy.machine},
+          {"gpu_j", energy.gpu_j},
+          {"totals", energy.totals},
+          {"methods", energy.methods},
+          {"windows", energy.windows},
+          {"notes", energy.notes},
+          {"counter_failures", energy.counter_failures}};
+}
+
+void from_json(const nlohmann::json& json, RankEnergy& energy) {
+  json.at("rank").get_to(energy.rank);
+  json.at("host").get_to(energy.host);
+  json.at("node").get_to(energy.node);
+  json.at("metered_host").get_to(energy.metered_host);
+  json.at("machine").get_to(energy.machine);
+  json.at("gpu_j").get_to(energy.gpu_j);
+  json.at("totals").get_to(energy.totals);
+  energy.methods = json.at("methods");
+  energy.windows = json.at("windows");
+  json.at("notes").get_to(energy.notes);
+  json.at("counter_failures").get_to(energy.counter_failures);
+}
+
+GroupLayout lay_out_group(ProcessGroup& group, int local_rank) {
+  GroupLayout layout;
+  if (group.size() == 1)
+    return layout;
+  const energy::GpuDiscovery visible = energy::discover_gpus();
+  const energy::RankDevices mine{energy::node_identity(),
+                                 energy::gpus_of_local_rank(visible.devices, local_rank)};
+  std::vector<energy::RankDevices> ranks;
+  for (const std::string& text : group.all_gather(nlohmann::json(mine).dump()))
+    ranks.push_back(nlohmann::json::parse(text).get<energy::RankDevices>());
+  layout.scope = energy::assign_metering(ranks)[static_cast<size_t>(group.rank())];
+  layout.ranks_on_node = static_cast<int>(
+      std::count_if(ranks.begin(), ranks.end(), [&](const auto& rank) { return rank.node == mine.node; }));
+  return layout;
+}
+
+EnergyTotals write_run_energy(const std::filesystem::path& output, const std::string& run_name,
+                              const EnergyTotals& earlier, const std::vector<RankEnergy>& ranks,
+                              const energy::CarbonIntensity& carbon, double pue) {
+  // The ranks ran side by side: their energies add up, the run lasted as long as the longest.
+  EnergyTotals this_run;
+  std::vector<energy::NodeMachine> machines;
+  struct NodeEnergy {
+    std::string host;
+    std::vector<int> ranks;
+    double cpu_j = 0.0, dram_j = 0.0, ram_j = 0.0, gpu_j = 0.0;
+  };
+  std::map<std::string, NodeEnergy> nodes;
+  nlohmann::json gpus = nlohmann::json::array();
+  for (const RankEnergy& rank : ranks) {
+    const double duration_s = std::max(this_run.duration_s, rank.totals.duration_s);
+    this_run += rank.totals;
+    this_run.duration_s = duration_s;
+    machines.push_back({rank.node, rank.machine});
+    NodeEnergy& node = nodes[rank.node];
+    node.host = rank.host;
+    node.ranks.push_back(rank.rank);
+    node.cpu_j += rank.totals.cpu_j;
+    node.dram_j += rank.totals.dram_j;
+    node.ram_j += rank.totals.ram_j;
+    node.gpu_j += rank.totals.gpu_j;
+    for (size_t i = 0; i < rank.machine.gpus.size() && i < rank.gpu_j.size(); ++i) {
+      gpus.push_back({{"host", rank.host},
+                      {"rank", rank.rank},
+                      {"uuid", rank.machine.gpus[i].uuid},
+                      {"name", rank.machine.gpus[i].name},
+                      {"joules", rank.gpu_j[i]}});
+    }
+  }
+  nlohmann::json node_list = nlohmann::json::array();
+  for (const auto& [node_id, node] : nodes) {
+    node_list.push_back({{"node", node_id},
+                         {"host", node.host},
+                         {"ranks", node.ranks},
+                         {"cpu_j", node.cpu_j},
+                         {"dram_j", node.dram_j},
+                         {"ram_j", node.ram_j},
+                         {"gpu_j", node.gpu_j}});
+  }
+  EnergyTotals totals = earlier;
+  totals += this_run;
+
+  // emissions.csv describes the whole run, every rank and earlier process included.
+  energy::Measurement whole;
+  whole.name = "run";
   whole.duration_s = totals.duration_s;
   whole.cpu_j = totals.cpu_j;
   whole.dram_j = totals.dram_j;
@@ -120,23 +229,25 @@ EnergyTotals RunEnergy::finish(const std::filesystem::path& output, const std::s
   whole.total_j = totals.total_j;
   whole.kwh = totals.kwh();
   whole.co2_kg = totals.co2_kg;
+  whole.pue = pue;
+  whole.gco2_per_kwh = carbon.gco2_per_kwh;
   energy::RunIdentity identity;
   identity.experiment_id = run_name;
-  energy::append_emissions_row(output / "emissions.csv",
-                               energy::make_emissions_row(whole, metering_, identity));
+  energy::append_emissions_row(
+      output / "emissions.csv",
+      energy::make_emissions_row(whole, energy::combine_machines(machines), carbon, identity));
 
-  const energy::CarbonIntensity& carbon = metering_.carbon;
   const nlohmann::json report = {{"totals", totals},
-                                 {"this_process_windows", windows_},
-                                 {"methods", methods()},
+                                 {"earlier_processes", earlier},
+                                 {"ranks", ranks},
+                                 {"nodes", node_list},
+                                 {"gpus", gpus},
                                  {"carbon",
                                   {{"gco2_per_kwh", carbon.gco2_per_kwh},
                                    {"zone", carbon.zone},
                                    {"source", carbon.source},
                                    {"year", carbon.year},
-                                   {"reason", carbon.reason}}},
-                                 {"notes", metering_.notes},
-                                 {"counter_failures", metering_.meter->failures()}};
+                                   {"reason", carbon.reason}}}};
   write_file_atomically(output / "energy.json", report.dump(2) + "\n");
   return totals;
 }

@@ -4,11 +4,15 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <limits>
 #include <optional>
+#include <sstream>
+#include <thread>
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
@@ -23,6 +27,8 @@
 #include "greentune/model/tensor_memory.hpp"
 #include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
+#include "greentune/train/data_parallel.hpp"
+#include "greentune/train/process_group.hpp"
 #include "greentune/train/run_energy.hpp"
 
 namespace greentune::train {
@@ -161,18 +167,20 @@ double peak_memory_mb() {
 }
 
 // metrics.jsonl: rewritten whole (temp file + rename) at each row, so a reader never sees half a line.
+// An empty path keeps the rows without writing them (the ranks other than 0).
 class MetricsLog {
  public:
   explicit MetricsLog(fs::path path) : path_(std::move(path)) {}
   void add(const nlohmann::json& row) {
     text_ += row.dump() + "\n";
-    write_file_atomically(path_, text_);
+    if (!path_.empty())
+      write_file_atomically(path_, text_);
   }
   // A resumed run continues the rows of its checkpoint (rows written after it are dropped: they are
   // recomputed identically).
   void restore(std::string text) {
     text_ = std::move(text);
-    if (!text_.empty())
+    if (!text_.empty() && !path_.empty())
       write_file_atomically(path_, text_);
   }
   const std::string& text() const { return text_; }
@@ -223,10 +231,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval
                                    peak_step_tensor_bytes, energy, forecast, metrics_text)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
-// state, the loop state) made complete under a temporary name, then named by OUT/checkpoint.json, written
-// atomically: a process killed at any moment leaves the previous checkpoint or the new one, never half.
+// state of every rank, the loop state) made complete under a temporary name, then named by
+// OUT/checkpoint.json, written atomically: a process killed at any moment leaves the previous checkpoint or
+// the new one, never half. Rank 0 writes it.
 void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
-                     torch::optim::Optimizer& optimizer) {
+                     torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states) {
   const std::string name = fmt::format("checkpoint-{}", state.step);
   const fs::path directory = output / name;
   const fs::path temporary = output / (name + ".tmp");
@@ -235,7 +244,7 @@ void save_checkpoint(const fs::path& output, const LoopState& state, model::Sequ
   greentune::create_directories(temporary, "pass --output with a writable directory");
   model::save_weights(model, temporary / "model.safetensors");
   torch::save(optimizer, (temporary / "optimizer.pt").string());
-  torch::save(model::cpu_rng_state(), (temporary / "rng.pt").string());
+  torch::save(rng_states, (temporary / "rng.pt").string());
   write_file_atomically(temporary / "state.json", nlohmann::json(state).dump() + "\n");
   fs::remove_all(directory, ec);
   fs::rename(temporary, directory, ec);
@@ -252,12 +261,18 @@ void save_checkpoint(const fs::path& output, const LoopState& state, model::Sequ
   }
 }
 
-// Restores the newest checkpoint of output into state, model and optimizer; false when there is none.
-bool load_checkpoint(const fs::path& output, LoopState& state, model::SequenceClassifierImpl& model,
-                     torch::optim::Optimizer& optimizer) {
+// What every rank restores from a checkpoint besides the weights, as the files hold it.
+struct CheckpointFiles {
+  std::string state_json, optimizer_pt, rng_pt;
+};
+
+// Loads the newest checkpoint's weights of output into model and reads its other files; nullopt when
+// there is none.
+std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
+                                                       model::SequenceClassifierImpl& model) {
   std::error_code ec;
   if (!fs::exists(output / "checkpoint.json", ec))
-    return false;
+    return std::nullopt;
   try {
     const auto pointer = nlohmann::json::parse(read_file(output / "checkpoint.json"));
     const fs::path directory = output / pointer.at("dir").get<std::string>();
@@ -268,21 +283,129 @@ bool load_checkpoint(const fs::path& output, LoopState& state, model::SequenceCl
                   "the checkpoint lacks " + report.missing_keys.front(),
                   "resume with the same model and labels, or start a new --output");
     }
-    torch::load(optimizer, (directory / "optimizer.pt").string());
-    torch::Tensor rng;
-    torch::load(rng, (directory / "rng.pt").string());
-    model::set_cpu_rng_state(rng);
-    state = nlohmann::json::parse(read_file(directory / "state.json")).get<LoopState>();
+    return CheckpointFiles{read_file(directory / "state.json"), read_file(directory / "optimizer.pt"),
+                           read_file(directory / "rng.pt")};
   } catch (const nlohmann::json::exception& error) {
     throw Error(ErrorCode::parse, (output / "checkpoint.json").string(),
                 std::string("damaged checkpoint: ") + error.what(),
+                "remove the checkpoint files to start over");
+  }
+}
+
+// Restores the loop state, the optimizer state and this rank's generator state. rng.pt holds one state,
+// or one row per rank of the run that wrote it.
+void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopState& state,
+                        torch::optim::Optimizer& optimizer, const fs::path& output) {
+  try {
+    std::istringstream optimizer_stream(files.optimizer_pt);
+    torch::load(optimizer, optimizer_stream);
+    std::istringstream rng_stream(files.rng_pt);
+    torch::Tensor rng;
+    torch::load(rng, rng_stream);
+    if (rng.dim() == 2) {
+      if (rng.size(0) != world && rank == 0) {
+        log::warn(
+            fmt::format("the checkpoint was written by {} processes and is resumed by {}: dropout masks "
+                        "will differ from an uninterrupted run",
+                        rng.size(0), world));
+      }
+      rng = rng[rank % rng.size(0)].contiguous();
+    }
+    model::set_cpu_rng_state(rng);
+    state = nlohmann::json::parse(files.state_json).get<LoopState>();
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(ErrorCode::parse, output.string(), std::string("damaged checkpoint: ") + error.what(),
                 "remove the checkpoint files to start over");
   } catch (const c10::Error& error) {
     throw Error(ErrorCode::parse, output.string(),
                 std::string("damaged checkpoint: ") + error.what_without_backtrace(),
                 "remove the checkpoint files to start over");
   }
+}
+
+// Resumes every rank from rank 0's newest checkpoint in output: rank 0 loads it and sends the loop,
+// optimizer and generator states to the others, so that they need not see rank 0's disk. (The weights
+// follow with the broadcast every run starts with.) False when there is no checkpoint.
+bool resume_from_checkpoint(ProcessGroup& group, const fs::path& output, LoopState& state,
+                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer) {
+  std::optional<CheckpointFiles> files;
+  if (group.is_root())
+    files = load_checkpoint_weights(output, model);
+  std::string found = files ? "1" : "0";
+  group.broadcast(found, 0);
+  if (found != "1")
+    return false;
+  if (!files)
+    files.emplace();
+  group.broadcast(files->state_json, 0);
+  group.broadcast(files->optimizer_pt, 0);
+  group.broadcast(files->rng_pt, 0);
+  restore_checkpoint(*files, group.rank(), group.size(), state, optimizer, output);
   return true;
+}
+
+// Every rank's CPU generator state: one state for a single process, (ranks, state) for several.
+torch::Tensor gather_rng_states(ProcessGroup& group) {
+  const torch::Tensor mine = model::cpu_rng_state().contiguous();
+  if (group.size() == 1)
+    return mine;
+  std::vector<torch::Tensor> states;
+  for (const std::string& bytes : group.all_gather(
+           std::string(static_cast<const char*>(mine.data_ptr()), static_cast<size_t>(mine.nbytes())))) {
+    torch::Tensor state = torch::empty_like(mine);
+    std::memcpy(state.data_ptr(), bytes.data(), std::min(bytes.size(), static_cast<size_t>(state.nbytes())));
+    states.push_back(state);
+  }
+  return torch::stack(states);
+}
+
+// The sum over the ranks of values (each rank's own), on every rank.
+std::vector<double> sum_over_ranks(ProcessGroup& group, std::vector<double> values) {
+  if (group.size() == 1)
+    return values;
+  torch::Tensor tensor = torch::tensor(values, torch::kDouble);
+  group.all_reduce_sum(tensor);
+  return std::vector<double>(tensor.data_ptr<double>(), tensor.data_ptr<double>() + tensor.numel());
+}
+
+// The run's energy so far over every rank; the duration is this rank's (the ranks run side by side).
+EnergyTotals group_energy(ProcessGroup& group, const EnergyTotals& mine) {
+  const std::vector<double> sums = sum_over_ranks(
+      group, {mine.gpu_j, mine.cpu_j, mine.dram_j, mine.ram_j, mine.total_j, mine.eval_j, mine.co2_kg});
+  EnergyTotals totals = mine;
+  totals.gpu_j = sums[0];
+  totals.cpu_j = sums[1];
+  totals.dram_j = sums[2];
+  totals.ram_j = sums[3];
+  totals.total_j = sums[4];
+  totals.eval_j = sums[5];
+  totals.co2_kg = sums[6];
+  return totals;
+}
+
+// Why a run stopped, as a number every rank can sum (only rank 0 decides after evaluations).
+constexpr std::array<const char*, 4> kStopReasons = {"", kStopEarlyStopping, kStopEnergyBudget,
+                                                     kStopTargetAccuracy};
+double stop_code(const std::string& reason) {
+  for (size_t i = 0; i < kStopReasons.size(); ++i) {
+    if (reason == kStopReasons[i])
+      return static_cast<double>(i);
+  }
+  return 0.0;
+}
+
+// Runs work on rank 0 first and on the other ranks once it is done: rank 0 downloads the model and
+// tokenizes the data, and the others find them in the caches (or, without shared storage, make their
+// own) instead of doing the same work on the same cores at the same time.
+template <typename Work>
+auto root_first(ProcessGroup& group, Work work) {
+  if (group.is_root()) {
+    auto result = work();
+    group.barrier();
+    return result;
+  }
+  group.barrier();
+  return work();
 }
 
 // Ctrl-C (SIGINT) asks the loop to write a checkpoint and stop; the handler only sets a flag.
@@ -304,14 +427,6 @@ class InterruptGuard {
 
 bool interrupted() {
   return interrupt_requested != 0;
-}
-
-void stop_if_interrupted(int64_t step, const fs::path& output) {
-  if (interrupted()) {
-    throw Error(ErrorCode::interrupted, output.string(),
-                fmt::format("interrupted at step {}; a checkpoint was written", step),
-                "run the same command with --resume to continue");
-  }
 }
 
 // Indices 0..n-1: every example of a split.
@@ -360,22 +475,36 @@ const data::TokenizedSplit& evaluation_split(const data::TokenizedDataset& datas
 
 TrainResult train(const TrainOptions& options) {
   validate(options);
+  // A data-parallel run: every rank runs this function on its share of each update's batches; rank 0
+  // alone evaluates and writes. One process: a group of one, and every collective is a no-op.
+  const std::unique_ptr<ProcessGroup> group = connect_process_group(options.launch, options.group_timeout);
+  const bool root = group->is_root();
+  const int rank = group->rank(), world = group->size();
+  const GroupLayout layout = lay_out_group(*group, options.launch.local_rank);
   // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
   // the like fail now, before any slow work.
-  RunEnergy run_energy(options.metering);
-  const model::CpuRuntime runtime = model::configure_cpu_runtime(options.threads);
+  energy::MeteringOptions metering = options.metering;
+  metering.scope = layout.scope;
+  RunEnergy run_energy(metering);
+  // Processes on one machine share its cores.
+  const int threads =
+      options.threads > 0 || layout.ranks_on_node == 1
+          ? options.threads
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / layout.ranks_on_node);
+  const model::CpuRuntime runtime = model::configure_cpu_runtime(threads);
   // Before any tensor exists, so that the peak counts the weights, gradients and optimizer state too.
   model::TensorMemoryTracker tensor_memory;
-  greentune::create_directories(options.output, "pass --output with a writable directory");
+  if (root)
+    greentune::create_directories(options.output, "pass --output with a writable directory");
 
   // The tokenizer comes with the model; the labels come with the data; the classifier head needs both.
-  const fs::path model_dir = model::resolve_model_dir(options.model);
+  const fs::path model_dir = root_first(*group, [&] { return model::resolve_model_dir(options.model); });
   const text::WordPieceTokenizer tokenizer = options.vocab.empty()
                                                  ? text::WordPieceTokenizer::from_model_dir(model_dir)
                                                  : text::WordPieceTokenizer::from_vocab_file(options.vocab);
   const data::CacheOptions cache_options{options.cache_dir, static_cast<unsigned>(runtime.threads)};
-  const data::TokenizedDataset dataset =
-      data::TokenizedDataset::open_or_build(options.data, tokenizer, cache_options);
+  const data::TokenizedDataset dataset = root_first(
+      *group, [&] { return data::TokenizedDataset::open_or_build(options.data, tokenizer, cache_options); });
   model::PretrainedOptions pretrained_options;
   pretrained_options.seed = options.seed;
   pretrained_options.vocab = options.vocab;
@@ -393,15 +522,15 @@ TrainResult train(const TrainOptions& options) {
   classifier.set_gradient_checkpointing(options.grad_checkpointing);
 
   const data::TokenizedSplit& train_split = dataset.split("train");
-  std::optional<data::TokenizedDataset> eval_dataset, test_dataset;
-  if (!options.eval_data.empty()) {
-    eval_dataset =
-        open_companion_data(options.eval_data, options.data, dataset.label_names(), tokenizer, cache_options);
-  }
-  if (!options.test_data.empty()) {
-    test_dataset =
-        open_companion_data(options.test_data, options.data, dataset.label_names(), tokenizer, cache_options);
-  }
+  const auto open_companion = [&](const fs::path& path) {
+    return root_first(*group, [&]() -> std::optional<data::TokenizedDataset> {
+      if (path.empty())
+        return std::nullopt;
+      return open_companion_data(path, options.data, dataset.label_names(), tokenizer, cache_options);
+    });
+  };
+  const std::optional<data::TokenizedDataset> eval_dataset = open_companion(options.eval_data);
+  const std::optional<data::TokenizedDataset> test_dataset = open_companion(options.test_data);
   // --max-train-examples draws the examples used at all; without --eval-data a validation share of them
   // is held out, with it they all train.
   const std::vector<size_t> train_pool =
@@ -438,7 +567,9 @@ TrainResult train(const TrainOptions& options) {
   const data::BatchSampler sampler(lengths, sampler_options);
 
   const auto batches_per_epoch = static_cast<int64_t>(sampler.batches_per_epoch());
-  const int64_t updates_per_epoch = (batches_per_epoch + options.grad_accum - 1) / options.grad_accum;
+  // An update runs grad_accum batches on each rank.
+  const int64_t batches_per_update = options.grad_accum * world;
+  const int64_t updates_per_epoch = (batches_per_epoch + batches_per_update - 1) / batches_per_update;
   const int64_t total_steps = options.max_steps > 0 ? options.max_steps : options.epochs * updates_per_epoch;
   const int64_t epochs = (total_steps + updates_per_epoch - 1) / updates_per_epoch;
   const int64_t warmup_steps = options.warmup_steps > 0
@@ -451,16 +582,19 @@ TrainResult train(const TrainOptions& options) {
   resolved["resolved-warmup-steps"] = warmup_steps;
   resolved["train-examples"] = held_out.train.size();
   resolved["validation-examples"] = eval_indices.size();
-  write_file_atomically(options.output / "config.json", resolved.dump(2) + "\n");
+  resolved["world-size"] = world;
+  if (root)
+    write_file_atomically(options.output / "config.json", resolved.dump(2) + "\n");
   log::info(fmt::format(
-      "training {} ({}) on {} examples, evaluating on {} ({}), {} updates of {} x {} examples, {}",
+      "training {} ({}) on {} examples, evaluating on {} ({}), {} updates of {} x {} x {} examples, {}",
       model_dir.string(), model::to_string(config.model_type), held_out.train.size(), eval_indices.size(),
       eval_dataset ? options.eval_data.string() : "held out of the training data", total_steps,
-      options.batch_size, options.grad_accum, to_string(options.precision)));
+      options.batch_size, options.grad_accum, world == 1 ? "1 process" : fmt::format("{} processes", world),
+      to_string(options.precision)));
 
   std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(classifier, options.optimizer);
   const std::vector<torch::Tensor> parameters = classifier.parameters();
-  MetricsLog metrics_log(options.output / "metrics.jsonl");
+  MetricsLog metrics_log(root ? options.output / "metrics.jsonl" : fs::path());
   const auto evaluate = [&](const data::TokenizedSplit& split, std::span<const size_t> indices) {
     model::EvaluateOptions evaluate_options;
     evaluate_options.max_length = options.max_length;
@@ -526,14 +660,25 @@ TrainResult train(const TrainOptions& options) {
         result.checkpointing_memory->plain_mb, result.checkpointing_memory->saved_mb()));
   }
   LoopState state;
-  if (options.resume && load_checkpoint(options.output, state, classifier, *optimizer)) {
+  if (options.resume && resume_from_checkpoint(*group, options.output, state, classifier, *optimizer)) {
     log::info(fmt::format("resumed from the checkpoint at step {} (epoch {}, batch {})", state.step,
                           state.epoch, state.next_batch));
   } else if (options.resume) {
     log::info(fmt::format("no checkpoint in {}: starting from the beginning", options.output.string()));
   }
+  {
+    // Every rank starts from rank 0's weights (a resumed run's: its checkpoint's).
+    std::vector<torch::Tensor> weights = classifier.parameters();
+    group->broadcast(weights, 0);
+  }
+  // Gradients summed over the ranks while backward runs; one process needs none.
+  std::optional<GradientReducer> reducer;
+  if (world > 1)
+    reducer.emplace(*group, parameters);
   metrics_log.restore(state.metrics_text);
-  run_energy.add_earlier(state.energy);
+  if (root)
+    run_energy.add_earlier(state.energy);  // state.energy covers every rank of the earlier processes
+  EnergyTotals energy_so_far = group_energy(*group, run_energy.totals());  // every rank's, after each update
   const InterruptGuard interrupt;  // Ctrl-C: checkpoint and stop cleanly
   // On a terminal a bar redrawn in place with the log lines above it; elsewhere only the log lines.
   ProgressLine progress;
@@ -548,20 +693,14 @@ TrainResult train(const TrainOptions& options) {
                                  static_cast<double>(total_steps - first_step), elapsed);
     const double samples_per_s =
         state.step_seconds > 0.0 ? static_cast<double>(state.trained_samples) / state.step_seconds : 0.0;
-    const EnergyTotals energy = run_energy.totals();
     return fmt::format("{} {}/{} loss {:.4f} {:.1f} samples/s {:.0f} W {:.0f} J {:.2f} gCO2 ETA {}",
                        progress_bar(static_cast<double>(state.step) / static_cast<double>(total_steps), 24),
-                       state.step, total_steps, last_loss, samples_per_s, run_energy.recent_watts(),
-                       energy.total_j, energy.co2_kg * 1000.0, eta ? format_duration(*eta) : "?");
+                       state.step, total_steps, last_loss, samples_per_s,
+                       run_energy.recent_watts(energy_so_far.total_j), energy_so_far.total_j,
+                       energy_so_far.co2_kg * 1000.0, eta ? format_duration(*eta) : "?");
   };
-  auto window_started = Clock::now();
-  double window_started_j = run_energy.totals().total_j;
-  const auto record_eval = [&](double epoch) {
-    run_energy.begin_eval();
-    const model::EvalMetrics metrics = evaluate(eval_split, eval_indices);
-    nlohmann::json row = eval_row(state.step, epoch, metrics);
-    row["energy_kwh"] = run_energy.end_eval().kwh;
-    metrics_log.add(row);
+  // Rank 0 after each evaluation: the best so far, early stopping, the target accuracy.
+  const auto judge_evaluation = [&](const model::EvalMetrics& metrics) {
     say(fmt::format("step {}: eval_loss {:.4f}, accuracy {:.4f}, f1 {:.4f}", state.step, metrics.eval_loss,
                     metrics.accuracy, metrics.macro_f1));
     if (state.last_eval_step < 0 || metrics.accuracy > state.best.accuracy) {
@@ -572,7 +711,6 @@ TrainResult train(const TrainOptions& options) {
       ++state.evaluations_without_improvement;
     }
     state.final_eval = metrics;
-    state.last_eval_step = state.step;
     if (options.early_stopping_patience > 0 &&
         state.evaluations_without_improvement >= options.early_stopping_patience) {
       state.stop_reason = kStopEarlyStopping;
@@ -587,55 +725,111 @@ TrainResult train(const TrainOptions& options) {
                       options.target_accuracy));
     }
   };
+  auto window_started = Clock::now();
+  double window_started_j = energy_so_far.total_j;
+  // Rank 0 evaluates and decides whether to stop; the others wait for its decision, inside an evaluation
+  // window of their own so that what they use meanwhile counts as the evaluation's energy too.
+  const auto record_eval = [&](double epoch) {
+    run_energy.begin_eval();
+    std::optional<model::EvalMetrics> metrics;
+    if (root) {
+      metrics = evaluate(eval_split, eval_indices);
+      judge_evaluation(*metrics);
+    }
+    state.last_eval_step = state.step;
+    const double decision = sum_over_ranks(*group, {root ? stop_code(state.stop_reason) : 0.0}).front();
+    state.stop_reason = kStopReasons[static_cast<size_t>(decision)];
+    const double eval_kwh = sum_over_ranks(*group, {run_energy.end_eval().kwh}).front();
+    if (root) {
+      nlohmann::json row = eval_row(state.step, epoch, *metrics);
+      row["energy_kwh"] = eval_kwh;
+      metrics_log.add(row);
+    }
+  };
   const auto checkpoint = [&](int64_t epoch, size_t next_batch) {
     state.epoch = epoch;
     state.next_batch = next_batch;
     state.metrics_text = metrics_log.text();
-    state.energy = run_energy.totals();
+    state.energy = group_energy(*group, run_energy.totals());
+    const torch::Tensor rng_states = gather_rng_states(*group);
+    if (!root)
+      return;
     state.train_seconds += std::chrono::duration<double>(Clock::now() - started).count();
-    save_checkpoint(options.output, state, classifier, *optimizer);
+    save_checkpoint(options.output, state, classifier, *optimizer, rng_states);
     state.train_seconds -= std::chrono::duration<double>(Clock::now() - started).count();
   };
-
+  bool interrupt_agreed = false;  // some rank got Ctrl-C: all checkpoint and stop together
+  const auto stop_if_interrupted = [&] {
+    if (interrupt_agreed) {
+      throw Error(ErrorCode::interrupted, options.output.string(),
+                  fmt::format("interrupted at step {}; a checkpoint was written", state.step),
+                  "run the same command with --resume to continue");
+    }
+  };
   for (int64_t epoch = state.epoch; epoch < epochs && state.step < total_steps && state.stop_reason.empty();
        ++epoch) {
     const data::EpochPlan plan = sampler.epoch(static_cast<uint64_t>(epoch));
+    const size_t batch_count = plan.batches.size();
     run_energy.begin_epoch(epoch);
     const size_t first_batch = epoch == state.epoch ? state.next_batch : 0;
     if (first_batch == 0) {
       state.real_tokens += plan.real_tokens;
       state.padded_tokens += plan.padded_tokens;
     }
-    for (size_t batch_index = first_batch;
-         batch_index < plan.batches.size() && state.step < total_steps && state.stop_reason.empty();
-         ++batch_index) {
+    // One optimizer update per pass: the plan's batches [first, end), each rank running its share.
+    for (size_t first = first_batch;
+         first < batch_count && state.step < total_steps && state.stop_reason.empty();
+         first += static_cast<size_t>(batches_per_update)) {
       const auto step_started = Clock::now();
       tensor_memory.reset_peak();
-      const data::Batch& batch = plan.batches[batch_index];
-      const model::TensorBatch tensors = collate_batch(batch);
-      const torch::Tensor loss = training_loss(tensors);
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
+      const size_t end = std::min(first + static_cast<size_t>(batches_per_update), batch_count);
+      const std::vector<size_t> my_batches = rank_batches(first, end, rank, world);
+      double loss_sum = 0.0;  // of this rank's micro-batches
+      for (size_t k = 0; k < my_batches.size(); ++k) {
+        const model::TensorBatch tensors = collate_batch(plan.batches[my_batches[k]]);
+        const torch::Tensor loss = training_loss(tensors);
+        loss_sum += loss.item<double>();
+        if (reducer && k + 1 == my_batches.size())
+          reducer->expect_last_backward();
+        // Each micro-batch's share of the update's mean gradient, as one process with grad_accum x world
+        // micro-batches would compute it.
+        (loss / static_cast<double>(batches_per_update)).backward();
+        state.peak_step_tensor_bytes = std::max(state.peak_step_tensor_bytes, tensor_memory.peak_bytes());
+      }
+      if (reducer)
+        reducer->finish();
+      // What every rank learns after each update: the summed loss, whether some rank got Ctrl-C, and the
+      // run's energy so far.
+      const EnergyTotals mine = run_energy.totals();
+      const std::vector<double> agreed =
+          sum_over_ranks(*group, {loss_sum, interrupted() ? 1.0 : 0.0, mine.gpu_j, mine.cpu_j, mine.dram_j,
+                                  mine.ram_j, mine.total_j, mine.eval_j, mine.co2_kg});
+      interrupt_agreed = agreed[1] > 0.0;
+      energy_so_far = mine;
+      energy_so_far.gpu_j = agreed[2];
+      energy_so_far.cpu_j = agreed[3];
+      energy_so_far.dram_j = agreed[4];
+      energy_so_far.ram_j = agreed[5];
+      energy_so_far.total_j = agreed[6];
+      energy_so_far.eval_j = agreed[7];
+      energy_so_far.co2_kg = agreed[8];
+      const double update_loss = agreed[0];
+      if (!std::isfinite(update_loss)) {
         throw Error(ErrorCode::invalid_data, fmt::format("step {}", state.step),
-                    fmt::format("the training loss became {}", loss_value),
+                    fmt::format("the training loss became {}", update_loss),
                     "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
       }
-      (loss / static_cast<double>(options.grad_accum)).backward();
-      last_loss = loss_value;
-      state.window_loss += loss_value;
-      ++state.window_batches;
-      state.window_samples += batch.indices.size();
-      state.window_tokens += batch.real_tokens;
-      state.trained_samples += batch.indices.size();
-      state.trained_tokens += batch.real_tokens;
-      state.peak_step_tensor_bytes = std::max(state.peak_step_tensor_bytes, tensor_memory.peak_bytes());
-
-      const bool group_complete = static_cast<int64_t>(batch_index + 1) % options.grad_accum == 0 ||
-                                  batch_index + 1 == plan.batches.size();
-      if (!group_complete) {
-        state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
-        continue;
+      // Examples and tokens of the whole update, every rank's: each rank knows the plan.
+      for (size_t batch = first; batch < end; ++batch) {
+        state.window_samples += plan.batches[batch].indices.size();
+        state.window_tokens += plan.batches[batch].real_tokens;
+        state.trained_samples += plan.batches[batch].indices.size();
+        state.trained_tokens += plan.batches[batch].real_tokens;
       }
+      state.window_loss += update_loss;
+      state.window_batches += static_cast<int64_t>(end - first);
+      last_loss = update_loss / static_cast<double>(end - first);
+
       const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
       const double lr =
           options.optimizer.lr * lr_factor(options.schedule, state.step, warmup_steps, total_steps);
@@ -647,21 +841,17 @@ TrainResult train(const TrainOptions& options) {
       state.step_seconds += std::chrono::duration<double>(Clock::now() - step_started).count();
       if (progress.terminal())
         progress.update(describe_progress);
-      if (options.energy_budget_kwh > 0.0) {
-        const double used_kwh = run_energy.totals().kwh();
-        if (used_kwh >= options.energy_budget_kwh) {
-          state.stop_reason = kStopEnergyBudget;
-          say(fmt::format("stopping: the run has used {:.4g} kWh, its budget is {:.4g} kWh", used_kwh,
-                          options.energy_budget_kwh));
-        }
+      if (options.energy_budget_kwh > 0.0 && energy_so_far.kwh() >= options.energy_budget_kwh) {
+        state.stop_reason = kStopEnergyBudget;
+        say(fmt::format("stopping: the run has used {:.4g} kWh, its budget is {:.4g} kWh",
+                        energy_so_far.kwh(), options.energy_budget_kwh));
       }
-      const double epoch_progress = static_cast<double>(epoch) + static_cast<double>(batch_index + 1) /
-                                                                     static_cast<double>(plan.batches.size());
+      const double epoch_progress =
+          static_cast<double>(epoch) + static_cast<double>(end) / static_cast<double>(batch_count);
 
       if (state.step % options.log_every == 0 || state.step == total_steps) {
         const double seconds = std::chrono::duration<double>(Clock::now() - window_started).count();
         const double mean_loss = state.window_loss / static_cast<double>(state.window_batches);
-        const EnergyTotals energy = run_energy.totals();
         metrics_log.add({{"step", state.step},
                          {"epoch", epoch_progress},
                          {"loss", mean_loss},
@@ -670,23 +860,23 @@ TrainResult train(const TrainOptions& options) {
                          {"loss_scale", nullptr},
                          {"samples_per_s", static_cast<double>(state.window_samples) / seconds},
                          {"tokens_per_s", static_cast<double>(state.window_tokens) / seconds},
-                         {"energy_kwh", energy.kwh()},  // the run's so far
-                         {"co2_kg", energy.co2_kg},
-                         {"power_w", (energy.total_j - window_started_j) / seconds}});
+                         {"energy_kwh", energy_so_far.kwh()},  // the run's so far
+                         {"co2_kg", energy_so_far.co2_kg},
+                         {"power_w", (energy_so_far.total_j - window_started_j) / seconds}});
         say(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state.step, total_steps,
                         mean_loss, lr, static_cast<double>(state.window_samples) / seconds));
         state.window_loss = 0.0;
         state.window_batches = 0;
         state.window_samples = state.window_tokens = 0;
         window_started = Clock::now();
-        window_started_j = energy.total_j;
+        window_started_j = energy_so_far.total_j;
       }
       if (options.eval_every > 0 && state.step % options.eval_every == 0)
         record_eval(epoch_progress);
-      if (batch_index + 1 < plan.batches.size() &&
-          ((options.save_every > 0 && state.step % options.save_every == 0) || interrupted())) {
-        checkpoint(epoch, batch_index + 1);
-        stop_if_interrupted(state.step, options.output);
+      if (end < batch_count &&
+          ((options.save_every > 0 && state.step % options.save_every == 0) || interrupt_agreed)) {
+        checkpoint(epoch, end);
+        stop_if_interrupted();
       }
     }
     if (!state.stop_reason.empty())
@@ -696,7 +886,7 @@ TrainResult train(const TrainOptions& options) {
     run_energy.end_epoch(epoch);
     if (state.forecast.from_steps == 0 && state.step < total_steps) {
       // Carbontracker's idea: after the first epoch, what the whole run will take at this rate.
-      const EnergyTotals so_far = run_energy.totals();
+      const EnergyTotals so_far = group_energy(*group, run_energy.totals());
       const double scale = static_cast<double>(total_steps) / static_cast<double>(state.step);
       state.forecast = {state.step, total_steps, so_far.kwh() * scale, so_far.co2_kg * scale};
       say(
@@ -705,7 +895,7 @@ TrainResult train(const TrainOptions& options) {
                       state.step, total_steps, state.forecast.kwh, state.forecast.co2_kg * 1000.0));
     }
     checkpoint(epoch + 1, 0);
-    stop_if_interrupted(state.step, options.output);
+    stop_if_interrupted();
   }
   if (state.last_eval_step != state.step) {
     record_eval(static_cast<double>(state.step) / static_cast<double>(updates_per_epoch));
@@ -726,16 +916,48 @@ TrainResult train(const TrainOptions& options) {
   result.peak_tensor_memory_mb = static_cast<double>(state.peak_step_tensor_bytes) / kBytesPerMebibyte;
 
   if (test_split != nullptr) {
-    run_energy.begin_eval();
-    result.test = evaluate(*test_split, sample_indices(test_split->size(), options.max_test_examples,
-                                                       options.seed, kTestSampleStream));
+    run_energy.begin_eval();  // the other ranks wait meanwhile, inside an evaluation window of their own
+    if (root) {
+      result.test = evaluate(*test_split, sample_indices(test_split->size(), options.max_test_examples,
+                                                         options.seed, kTestSampleStream));
+      log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
+    }
+    group->barrier();
     run_energy.end_eval();
-    log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
   }
-  model::save_pretrained(options.output / "model", classifier, tokenizer);
-  result.peak_memory_mb = peak_memory_mb();
-  result.energy = run_energy.finish(options.output, options.output.filename().string());
+  if (root)
+    model::save_pretrained(options.output / "model", classifier, tokenizer);
   result.forecast = state.forecast;
+  result.peak_memory_mb = peak_memory_mb();
+
+  // Rank 0 gathers what every rank measured and writes the run's one emissions row and result.
+  const nlohmann::json my_report = {{"energy", run_energy.finish(rank)},
+                                    {"peak_memory_mb", result.peak_memory_mb},
+                                    {"peak_tensor_memory_mb", result.peak_tensor_memory_mb}};
+  const std::vector<std::string> reports = group->all_gather(my_report.dump());
+  if (!root)
+    return result;
+  std::vector<RankEnergy> rank_energies;
+  nlohmann::json ranks_summary = nlohmann::json::array();
+  nlohmann::json energy_methods = nlohmann::json::object();
+  for (const std::string& text : reports) {
+    const auto report = nlohmann::json::parse(text);
+    rank_energies.push_back(report.at("energy").get<RankEnergy>());
+    const RankEnergy& energy = rank_energies.back();
+    result.peak_memory_mb = std::max(result.peak_memory_mb, report.at("peak_memory_mb").get<double>());
+    result.peak_tensor_memory_mb =
+        std::max(result.peak_tensor_memory_mb, report.at("peak_tensor_memory_mb").get<double>());
+    ranks_summary.push_back({{"rank", energy.rank},
+                             {"host", energy.host},
+                             {"peak_memory_mb", report.at("peak_memory_mb")},
+                             {"peak_tensor_memory_mb", report.at("peak_tensor_memory_mb")},
+                             {"energy_kwh", energy.totals.kwh()},
+                             {"energy_methods", energy.methods}});
+    for (const auto& [component, method] : energy.methods.items())
+      add_method(energy_methods, component, method.get<std::string>());
+  }
+  result.energy = write_run_energy(options.output, options.output.filename().string(), run_energy.earlier(),
+                                   rank_energies, run_energy.carbon(), options.metering.pue);
   const EnergyTotals& energy = result.energy;
 
   nlohmann::json summary = {
@@ -752,6 +974,7 @@ TrainResult train(const TrainOptions& options) {
       {"peak_memory_mb", result.peak_memory_mb},
       {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},
       {"padding_fraction", result.padding_fraction},
+      {"train_samples", state.trained_samples},  // every rank's, every epoch's
       {"train_samples_per_s", result.train_samples_per_s},
       {"train_tokens_per_s", result.train_tokens_per_s},
       {"energy_kwh", energy.kwh()},
@@ -764,7 +987,8 @@ TrainResult train(const TrainOptions& options) {
       {"average_w", energy.average_w()},
       {"joules_per_sample",
        state.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state.trained_samples)},
-      {"energy_methods", run_energy.methods()},
+      {"energy_methods", energy_methods},
+      {"world_size", world},
       {"carbon",
        {{"gco2_per_kwh", run_energy.carbon().gco2_per_kwh},
         {"zone", run_energy.carbon().zone},
@@ -772,6 +996,8 @@ TrainResult train(const TrainOptions& options) {
       {"config", resolved}};
   if (result.forecast.from_steps > 0)
     summary["energy_forecast"] = result.forecast;
+  if (world > 1)
+    summary["ranks"] = ranks_summary;
   if (const auto& memory = result.checkpointing_memory) {
     summary["checkpointing_memory"] = {{"plain_mb", memory->plain_mb},
                                        {"checkpointed_mb", memory->checkpointed_mb},

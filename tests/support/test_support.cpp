@@ -1,5 +1,8 @@
 #include "test_support.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace greentune::testing {
 
@@ -59,15 +63,19 @@ std::string read_text(const fs::path& path) {
   return contents.str();
 }
 
-pid_t spawn_quietly(const std::vector<std::string>& argv) {
+pid_t spawn_process(const std::vector<std::string>& argv,
+                    const std::vector<std::pair<std::string, std::string>>& environment,
+                    const std::filesystem::path& output) {
   const pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> pointers;
     for (const auto& argument : argv)
       pointers.push_back(const_cast<char*>(argument.c_str()));
     pointers.push_back(nullptr);
-    if (std::freopen("/dev/null", "w", stdout) == nullptr ||
-        std::freopen("/dev/null", "w", stderr) == nullptr)
+    for (const auto& [name, value] : environment)
+      setenv(name.c_str(), value.c_str(), 1);
+    const std::string sink = output.empty() ? "/dev/null" : output.string();
+    if (std::freopen(sink.c_str(), "w", stdout) == nullptr || dup2(fileno(stdout), fileno(stderr)) < 0)
       _exit(126);
     execv(pointers[0], pointers.data());
     _exit(127);
@@ -75,11 +83,46 @@ pid_t spawn_quietly(const std::vector<std::string>& argv) {
   return pid;
 }
 
+pid_t spawn_quietly(const std::vector<std::string>& argv) {
+  return spawn_process(argv);
+}
+
 int wait_for_exit(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return status;
+}
+
+std::optional<int> wait_for_exit_within(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid)
+      return status;
+    if (done < 0 && errno != EINTR)
+      return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+int free_tcp_port() {
+  const int socket_fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (socket_fd < 0 || bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (socket_fd >= 0)
+      close(socket_fd);
+    return 0;
+  }
+  close(socket_fd);
+  return ntohs(address.sin_port);
 }
 
 CommandResult run_cli(const std::string& arguments, const std::string& stdin_file,

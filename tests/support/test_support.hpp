@@ -2,9 +2,11 @@
 #include <sys/types.h>
 // Helpers shared by the test suites: where the fixtures are, temporary directories, running the CLI.
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace greentune::testing {
@@ -38,10 +40,20 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Starts argv (argv[0] a path) in a child process with stdout and stderr discarded; returns its pid.
+// Starts argv (argv[0] a path) in a child process with environment's (name, value) pairs added to this
+// process's environment, stdout and stderr both into output (discarded when output is empty); returns its
+// pid.
+pid_t spawn_process(const std::vector<std::string>& argv,
+                    const std::vector<std::pair<std::string, std::string>>& environment = {},
+                    const std::filesystem::path& output = {});
+// spawn_process with this environment and the output discarded.
 pid_t spawn_quietly(const std::vector<std::string>& argv);
 // Waits for the child and returns its wait status (WIFEXITED / WIFSIGNALED apply).
 int wait_for_exit(pid_t pid);
+// The same, giving up after timeout: nullopt when the child is still running then.
+std::optional<int> wait_for_exit_within(pid_t pid, std::chrono::milliseconds timeout);
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
+int free_tcp_port();
 
 // Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given;
 // environment: shell assignments ("NAME='value' ...") for the command alone.

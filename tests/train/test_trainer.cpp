@@ -132,7 +132,7 @@ TEST(Trainer, LearnsASeparableTaskAndWritesMetricsResultAndModel) {
   EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2);
   const auto energy_report = nlohmann::json::parse(testing::read_text(dir / "run/energy.json"));
   std::vector<std::string> window_names;
-  for (const auto& window : energy_report.at("this_process_windows"))
+  for (const auto& window : energy_report.at("ranks").at(0).at("windows"))
     window_names.push_back(window.at("name"));
   EXPECT_EQ(window_names, (std::vector<std::string>{"run", "eval", "epoch-1", "eval", "epoch-2", "eval",
                                                     "epoch-3", "eval", "epoch-4"}));

@@ -103,7 +103,8 @@ void run_measure(const MeasureFlags& flags) {
   energy::RunIdentity identity;
   identity.project_name = flags.project_name;
   identity.experiment_id = flags.experiment_id;
-  const energy::EmissionsRow row = energy::make_emissions_row(run, metering, identity);
+  const energy::EmissionsRow row =
+      energy::make_emissions_row(run, metering.machine, metering.carbon, identity);
   energy::append_emissions_row(output_dir / "emissions.csv", row);
   nlohmann::json report = {{"command", flags.command},
                            {"exit_status", exit_status},

@@ -75,6 +75,13 @@ train::TrainOptions run_options(const study::StudyPlan& plan, const study::Varia
 }
 
 void run_study_command(const StudyFlags& flags) {
+  if (const train::LaunchEnvironment launch = train::read_launch_environment(); launch.distributed()) {
+    throw Error(
+        ErrorCode::usage, fmt::format("{} (rank {} of {})", launch.launcher, launch.rank, launch.world_size),
+        "greentune study runs as one process, and this one was started as a rank of a data-parallel run",
+        "spread a study over machines with --shard i/N (one per SLURM array task), or launch "
+        "greentune train itself with torchrun, mpirun or srun");
+  }
   const study::StudyPlan plan = study::read_study_file(flags.file);
   const std::vector<study::Setting> command_line = settings_from_flags(flags.set);
   const study::Shard shard = study::parse_shard(flags.shard);

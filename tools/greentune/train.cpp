@@ -2,6 +2,7 @@
 // --config (same name, without the dashes before it); flags on the command line win over the file.
 #include <fmt/core.h>
 
+#include <chrono>
 #include <memory>
 
 #include "commands.hpp"
@@ -21,10 +22,20 @@ void print_table(const nlohmann::json& resolved) {
   log::info(table);
 }
 
-void run_train(TrainFlags& flags) {
-  const train::TrainOptions options = resolve_train_options(flags);
+void run_train(TrainFlags& flags, int group_timeout_s) {
+  train::TrainOptions options = resolve_train_options(flags);
+  // Started by torchrun, mpirun or srun: one rank of a data-parallel run. Rank 0 speaks for the run;
+  // the others print only warnings and errors.
+  options.launch = train::read_launch_environment();
+  options.group_timeout = std::chrono::seconds(group_timeout_s);
+  if (!options.launch.note.empty())
+    log::warn(options.launch.note);
+  if (options.launch.rank > 0)
+    log::set_quiet(true);
   print_table(nlohmann::json(options));
   const train::TrainResult result = train::train(options);
+  if (options.launch.rank > 0)
+    return;
   fmt::print(
       "steps          {}\ntrain_seconds  {:.1f}\naccuracy       {:.4f}\nf1             {:.4f}\neval_loss     "
       " {:.4f}\n",
@@ -40,12 +51,19 @@ void run_train(TrainFlags& flags) {
 
 void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
+  auto group_timeout_s = std::make_shared<int>(1800);
   CLI::App* command = app.add_subcommand("train", "Fine-tune a BERT-family classifier on a labelled dataset");
   add_train_options(*command, *flags);
-  command->callback([flags, command] {
+  command
+      ->add_option("--group-timeout", *group_timeout_s,
+                   "Data-parallel runs: seconds a rank waits for the others to start and in each exchange "
+                   "(rank 0's evaluations included)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->callback([flags, group_timeout_s, command] {
     if (!flags->config.empty())
       apply_config_file(*command, flags->config);
-    run_train(*flags);
+    run_train(*flags, *group_timeout_s);
   });
 }
 

@@ -17,6 +17,7 @@ enum class ErrorCode : int {
   invalid_data = 6,   // syntax is fine but the content is not usable (empty dataset, unknown label)
   network = 7,        // a download failed
   integrity = 8,      // a checksum or size does not match
+  distributed = 9,    // another process of a data-parallel run failed, or the group cannot be formed
   internal = 70,      // a bug in greentune
   interrupted = 130,  // stopped by Ctrl-C after writing what a resumed run needs (128 + SIGINT)
 };

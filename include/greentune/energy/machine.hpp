@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,15 +32,25 @@ struct MachineCounters {
   std::vector<std::string> notes;
 };
 
-// Discovers every component's best counter. Never throws for missing hardware or permissions: the
-// fallbacks take over and notes say why.
-MachineCounters discover_machine_counters();
+// What one process meters. The processes of a data-parallel run share machines: each meters the GPUs it
+// computes on and one process per machine the CPU and memory, so that nothing is counted twice (see
+// assign_metering in ranks.hpp). The default meters the whole machine.
+struct MeteringScope {
+  bool host = true;  // the CPU and memory counters (RAPL zones, or the TDP and DIMM models)
+  // The GPUs to meter, by NVML UUID, among those CUDA_VISIBLE_DEVICES shows; nullopt: all of them.
+  std::optional<std::vector<std::string>> gpu_uuids;
+};
+
+// Discovers the best counter of every component in scope. Never throws for missing hardware or
+// permissions: the fallbacks take over and notes say why.
+MachineCounters discover_machine_counters(const MeteringScope& scope = {});
 
 struct MeteringOptions {
   CarbonOptions carbon;
   double pue = 1.0;
   std::chrono::milliseconds interval{100};
   std::function<void()> synchronize;  // see MeterOptions
+  MeteringScope scope;
 };
 
 // A running Meter over this machine's counters, with the carbon intensity it applies.
@@ -61,11 +72,16 @@ struct RunIdentity {
   std::string experiment_id;
 };
 
-// The emissions.csv row of measurement: powers are the window's averages (W), energies kWh per
+// The emissions.csv row of measurement on machine: powers are the window's averages (W), energies kWh per
 // component as measured (RAPL DRAM and the DIMM model both go to ram_energy), energy_consumed and
 // emissions with the PUE applied.
-EmissionsRow make_emissions_row(const Measurement& measurement, const Metering& metering,
-                                const RunIdentity& identity);
+EmissionsRow make_emissions_row(const Measurement& measurement, const MachineInfo& machine,
+                                const CarbonIntensity& carbon, const RunIdentity& identity);
+
+// This machine's host name, and a name every process on this machine shares and no other machine has:
+// the host name and the kernel's boot id (containers on different machines may share a host name).
+std::string host_name();
+std::string node_identity();
 
 // A few lines for people: duration, energy per component with its method, total, CO2 and the carbon
 // intensity with the reason it was chosen.

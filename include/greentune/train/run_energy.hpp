@@ -1,8 +1,10 @@
 #pragma once
-// The energy of a training run: a Meter over this machine's counters with windows per epoch and per
-// evaluation, totals that add up across the processes of a resumed run, the Carbontracker-style forecast
-// after the first epoch, and the run's emissions.csv row and energy.json breakdown.
+// The energy of a training run: a Meter over this process's counters with windows per epoch and per
+// evaluation, totals that add up across the processes of a resumed run and across the ranks of a
+// data-parallel one, the Carbontracker-style forecast after the first epoch, and the run's emissions.csv
+// row and energy.json breakdown (per rank, per node, per GPU).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -11,8 +13,11 @@
 #include <vector>
 
 #include "greentune/energy/machine.hpp"
+#include "greentune/energy/ranks.hpp"
 
 namespace greentune::train {
+
+class ProcessGroup;
 
 // Energy so far, all processes of the run together. Joules are IT energy times the PUE for total_j only.
 struct EnergyTotals {
@@ -39,9 +44,49 @@ struct EnergyForecast {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EnergyForecast, from_steps, total_steps, kwh, co2_kg)
 
+// Adds "component": "method" to methods ("gpu": "nvml-energy-counter"); a component measured several
+// ways lists each method once ("nvml-energy-counter + nvml-power-integrated").
+void add_method(nlohmann::json& methods, std::string_view component, std::string_view method);
+
+// What one rank measured of the run in this process, sent to rank 0 at the end.
+struct RankEnergy {
+  int rank = 0;
+  std::string host;             // host name
+  std::string node;             // energy::node_identity()
+  bool metered_host = true;     // this rank metered its machine's CPU and memory
+  energy::MachineInfo machine;  // gpus: the GPUs this rank metered
+  std::vector<double> gpu_j;    // per metered GPU, in machine.gpus order
+  EnergyTotals totals;          // this process only
+  nlohmann::json methods;       // as RunEnergy::methods()
+  nlohmann::json windows;       // this process's windows (Measurements): the run, epochs, evaluations
+  std::vector<std::string> notes;
+  std::vector<std::string> counter_failures;
+};
+void to_json(nlohmann::json& json, const RankEnergy& energy);
+void from_json(const nlohmann::json& json, RankEnergy& energy);
+
+// How the ranks of a run share their machines, agreed by all of them.
+struct GroupLayout {
+  energy::MeteringScope scope;  // what this rank meters
+  int ranks_on_node = 1;        // processes of the run on this rank's machine
+};
+// Every rank says which machine and GPU it uses (GPU local_rank of those visible, see
+// energy::gpus_of_local_rank); then each GPU and each machine's CPU and memory is given to one rank.
+// A collective: every rank of group calls it. One process: the whole machine.
+GroupLayout lay_out_group(ProcessGroup& group, int local_rank);
+
+// The run's energy over all ranks (ranks[i] from rank i) and earlier processes of a resumed run: the
+// components and CO2 summed, the duration the longest rank's. Appends the run's one emissions.csv row
+// (the run's machines combined, see energy::combine_machines) and writes energy.json with per-rank,
+// per-node and per-GPU breakdowns. pue: the one the Meters applied. Returns the run's totals.
+EnergyTotals write_run_energy(const std::filesystem::path& output, const std::string& run_name,
+                              const EnergyTotals& earlier, const std::vector<RankEnergy>& ranks,
+                              const energy::CarbonIntensity& carbon, double pue);
+
 class RunEnergy {
  public:
-  // Resolves the carbon intensity (Error(usage) for unknown places), starts the Meter and the run's window.
+  // Resolves the carbon intensity (Error(usage) for unknown places), starts the Meter over what
+  // options.scope covers and the run's window.
   explicit RunEnergy(const energy::MeteringOptions& options);
   // What the previous processes of a resumed run measured, added to every total.
   void add_earlier(const EnergyTotals& earlier);
@@ -51,26 +96,27 @@ class RunEnergy {
   void begin_eval();
   energy::Measurement end_eval();  // also added to the totals' eval_j
 
-  EnergyTotals totals();  // earlier processes plus this one up to now
-  // Average watts since the previous call (the progress bar's W); 0 on the first call.
-  double recent_watts();
+  EnergyTotals totals();  // earlier processes (added with add_earlier) plus this one up to now
+  // The run's average watts since the previous call, from its total joules now (every rank's, for a
+  // data-parallel run): the progress bar's W. 0 on the first call.
+  double recent_watts(double run_total_j);
 
   const energy::CarbonIntensity& carbon() const { return metering_.carbon; }
   const energy::Metering& metering() const { return metering_; }
   // "gpu": "nvml-energy-counter", "cpu": "rapl", ... for result.json.
   nlohmann::json methods() const;
 
-  // Ends the run's window and writes OUT/emissions.csv (a row appended) and OUT/energy.json (every
-  // window, the carbon intensity, the methods and notes). Returns the run's totals.
-  EnergyTotals finish(const std::filesystem::path& output, const std::string& run_name);
+  // Ends the run's window: what this process measured, earlier processes not included.
+  RankEnergy finish(int rank);
+  const EnergyTotals& earlier() const { return earlier_; }
 
  private:
   energy::Metering metering_;
   EnergyTotals earlier_;
   double eval_j_ = 0.0;  // this process's evaluations
   std::vector<energy::Measurement> windows_;
-  double last_total_j_ = 0.0;
-  double last_duration_s_ = 0.0;
+  double last_watts_j_ = -1.0;  // no call yet
+  std::chrono::steady_clock::time_point last_watts_time_;
 };
 
 }  // namespace greentune::train

@@ -2,6 +2,7 @@
 // Fine-tuning a sequence classifier: one readable training loop that does what a Hugging Face Trainer run
 // does (same batches, schedules, optimizers, clipping, losses), with the strategies the study compares.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "greentune/data/sampler.hpp"
 #include "greentune/energy/machine.hpp"
 #include "greentune/model/evaluate.hpp"
+#include "greentune/train/launch.hpp"
 #include "greentune/train/optimizer.hpp"
 #include "greentune/train/run_energy.hpp"
 #include "greentune/train/schedule.hpp"
@@ -69,6 +71,10 @@ struct TrainOptions {
   bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
   int threads = 0;         // CPU threads; 0: all cores
   energy::MeteringOptions metering;  // where the electricity comes from, PUE, sampling interval
+  // This process's place in a data-parallel run (read_launch_environment()); one process by default.
+  // batch_size and grad_accum are per rank: an update covers batch_size x grad_accum x world_size examples.
+  LaunchEnvironment launch;
+  std::chrono::seconds group_timeout{1800};  // how long a rank waits for the others (start-up, collectives)
 };
 void to_json(nlohmann::json& json, const TrainOptions& options);
 

@@ -1,0 +1,283 @@
+// Data-parallel `greentune train`: 2 and 4 processes on loopback with Gloo, started here with the
+// environment torchrun gives its processes. The loss curve equals one process's with the same global
+// batch; a resumed group continues exactly; a killed rank stops the others with a clear error; the run's
+// energy is one row with every GPU and the machine's CPU counted once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "../model/model_test_support.hpp"
+#include "test_support.hpp"
+
+namespace greentune::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+// A tiny DistilBERT, 150 numbered reviews (135 train in 34 batches of 4, the last one of 3) and the train
+// flags every run here shares: no dropout unless a test adds it back, one thread per process.
+class DataParallel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_tiny_model_dir(dir_ / "model", "distilbert_tiny");
+    write_numbered_reviews(dir_ / "reviews.jsonl", 150);
+  }
+
+  std::vector<std::string> train_arguments(const std::string& output,
+                                           std::vector<std::string> extra = {}) const {
+    std::vector<std::string> arguments = {GREENTUNE_CLI_PATH,
+                                          "train",
+                                          "--model",
+                                          (dir_ / "model").string(),
+                                          "--data",
+                                          (dir_ / "reviews.jsonl").string(),
+                                          "--cache-dir",
+                                          (dir_ / "cache").string(),
+                                          "--output",
+                                          (dir_ / output).string(),
+                                          "--max-length",
+                                          "16",
+                                          "--batch-size",
+                                          "4",
+                                          "--lr",
+                                          "0.002",
+                                          "--warmup-ratio",
+                                          "0.1",
+                                          "--log-every",
+                                          "1",
+                                          "--eval-every",
+                                          "5",
+                                          "--threads",
+                                          "1",
+                                          "--group-timeout",
+                                          "60"};
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
+    return arguments;
+  }
+
+  // Starts world processes as torchrun would (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT);
+  // each writes its output to <output>-rank<r>.log.
+  std::vector<pid_t> launch(int world, const std::string& output, const std::vector<std::string>& extra,
+                            const Environment& environment = {}) const {
+    const int port = free_tcp_port();
+    std::vector<pid_t> ranks;
+    for (int rank = 0; rank < world; ++rank) {
+      Environment rank_environment = {{"WORLD_SIZE", std::to_string(world)},
+                                      {"RANK", std::to_string(rank)},
+                                      {"LOCAL_RANK", std::to_string(rank)},
+                                      {"MASTER_ADDR", "127.0.0.1"},
+                                      {"MASTER_PORT", std::to_string(port)}};
+      rank_environment.insert(rank_environment.end(), environment.begin(), environment.end());
+      ranks.push_back(spawn_process(train_arguments(output, extra), rank_environment, log_of(output, rank)));
+    }
+    return ranks;
+  }
+
+  fs::path log_of(const std::string& output, int rank) const {
+    return dir_ / (output + "-rank" + std::to_string(rank) + ".log");
+  }
+
+  // Waits for every rank and expects each to exit 0.
+  void expect_all_succeed(const std::vector<pid_t>& ranks, const std::string& output) const {
+    for (size_t rank = 0; rank < ranks.size(); ++rank) {
+      const std::optional<int> status = wait_for_exit_within(ranks[rank], std::chrono::seconds(120));
+      ASSERT_TRUE(status.has_value()) << "rank " << rank << " still runs";
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << "rank " << rank << ": " << read_text(log_of(output, static_cast<int>(rank)));
+    }
+  }
+
+  void run_alone(const std::string& output, const std::vector<std::string>& extra) const {
+    const std::optional<int> status =
+        wait_for_exit_within(spawn_process(train_arguments(output, extra), {}, dir_ / (output + ".log")),
+                             std::chrono::seconds(120));
+    ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << read_text(dir_ / (output + ".log"));
+  }
+
+  std::vector<nlohmann::json> metrics(const std::string& output) const {
+    std::vector<nlohmann::json> rows;
+    std::istringstream lines(read_text(dir_ / output / "metrics.jsonl"));
+    for (std::string line; std::getline(lines, line);)
+      rows.push_back(nlohmann::json::parse(line));
+    return rows;
+  }
+
+  nlohmann::json json_file(const std::string& path) const {
+    return nlohmann::json::parse(read_text(dir_ / path));
+  }
+
+  TempDir dir_;
+};
+
+const std::vector<std::string> kNoDropout = {
+    "--dropout", "0", "--attention-dropout", "0", "--classifier-dropout", "0"};
+
+std::vector<std::string> with(std::vector<std::string> flags, const std::vector<std::string>& more) {
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+// Equal up to the rounding of sums taken in another order (the all-reduce's).
+void expect_close(double actual, double expected, const std::string& what) {
+  EXPECT_NEAR(actual, expected, 1e-6 + 1e-4 * std::abs(expected)) << what;
+}
+
+TEST_F(DataParallel, TwoAndFourRanksFollowTheOneProcessLossCurveWithTheSameGlobalBatch) {
+  for (const int world : {2, 4}) {
+    SCOPED_TRACE(world);
+    const std::string alone = "alone" + std::to_string(world), group = "group" + std::to_string(world);
+    // One process accumulating world micro-batches per update = world ranks of one micro-batch each.
+    run_alone(alone, with(kNoDropout, {"--epochs", "2", "--grad-accum", std::to_string(world)}));
+    expect_all_succeed(launch(world, group, with(kNoDropout, {"--epochs", "2"})), group);
+
+    const auto expected = metrics(alone), actual = metrics(group);
+    ASSERT_EQ(actual.size(), expected.size());
+    ASSERT_GT(expected.size(), 10u);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_EQ(actual[i].at("step"), expected[i].at("step"));
+      for (const char* key : {"loss", "grad_norm", "lr", "eval_loss", "accuracy", "epoch"}) {
+        if (expected[i].contains(key))
+          expect_close(actual[i].at(key), expected[i].at(key), "row " + std::to_string(i) + " " + key);
+      }
+    }
+    const auto alone_result = json_file(alone + "/result.json"),
+               group_result = json_file(group + "/result.json");
+    EXPECT_EQ(group_result.at("world_size"), world);
+    EXPECT_EQ(group_result.at("steps"), alone_result.at("steps"));
+    // Each training example once per epoch, across the ranks: 2 epochs of the 135.
+    EXPECT_EQ(group_result.at("train_samples"), 270);
+    EXPECT_EQ(alone_result.at("train_samples"), 270);
+    EXPECT_EQ(group_result.at("ranks").size(), static_cast<size_t>(world));
+    // Only rank 0 writes: one emissions row, one model.
+    const std::string emissions = read_text(dir_ / group / "emissions.csv");
+    EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2);
+    EXPECT_TRUE(fs::exists(dir_ / group / "model" / "model.safetensors"));
+  }
+}
+
+TEST_F(DataParallel, AResumedGroupEndsWithTheMetricsOfAnUninterruptedOne) {
+  // Dropout on: each rank's generator state must come back from the checkpoint too.
+  const std::vector<std::string> flags = {"--epochs", "6", "--save-every", "4"};
+  expect_all_succeed(launch(2, "whole", flags), "whole");
+
+  const std::vector<pid_t> victims = launch(2, "killed", flags);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir_ / "killed/checkpoint.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  for (const pid_t victim : victims)
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+  for (const pid_t victim : victims)
+    ASSERT_TRUE(WIFSIGNALED(wait_for_exit(victim))) << "the run finished before it could be killed";
+  ASSERT_FALSE(fs::exists(dir_ / "killed/result.json"));
+
+  expect_all_succeed(launch(2, "killed", with(flags, {"--resume"})), "killed");
+  const auto strip = [](std::vector<nlohmann::json> rows) {
+    for (auto& row : rows) {
+      for (const char* measured : {"samples_per_s", "tokens_per_s", "energy_kwh", "co2_kg", "power_w"})
+        row.erase(measured);
+    }
+    return rows;
+  };
+  const auto whole = strip(metrics("whole"));
+  EXPECT_GT(whole.size(), 30u);
+  EXPECT_EQ(strip(metrics("killed")), whole);
+  EXPECT_THAT(read_text(log_of("killed", 0)), HasSubstr("resumed from the checkpoint"));
+  for (const char* key : {"accuracy", "eval_loss", "steps", "best", "train_samples"})
+    EXPECT_EQ(json_file("killed/result.json").at(key), json_file("whole/result.json").at(key)) << key;
+}
+
+TEST_F(DataParallel, AKilledRankMakesTheOthersExitWithAClearErrorInsteadOfWaiting) {
+  const std::vector<pid_t> ranks = launch(4, "run", with(kNoDropout, {"--epochs", "500"}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir_ / "run/metrics.jsonl") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(dir_ / "run/metrics.jsonl")) << read_text(log_of("run", 0));
+  ASSERT_EQ(kill(ranks[2], SIGKILL), 0);
+  ASSERT_TRUE(WIFSIGNALED(wait_for_exit(ranks[2])));
+  // Well within --group-timeout (60 s): the others see the closed connections at once.
+  for (const int rank : {0, 1, 3}) {
+    const std::optional<int> status =
+        wait_for_exit_within(ranks[static_cast<size_t>(rank)], std::chrono::seconds(30));
+    ASSERT_TRUE(status.has_value()) << "rank " << rank << " still waits";
+    ASSERT_TRUE(WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 9) << read_text(log_of("run", rank));  // ErrorCode::distributed
+    const std::string log = read_text(log_of("run", rank));
+    EXPECT_THAT(log, HasSubstr("error [distributed]"));
+    EXPECT_THAT(log, HasSubstr("the data-parallel group failed"));
+    EXPECT_THAT(log, HasSubstr("--resume"));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "run/result.json"));
+}
+
+TEST_F(DataParallel, EnergyIsOneRowWithEveryGpuAndTheMachinesCpuCountedOnce) {
+  fs::create_directories(dir_ / "powercap");  // no RAPL: the CPU's TDP x utilization model, never zero
+  const Environment fake_machine = {{"GREENTUNE_NVML_LIB", GREENTUNE_FAKE_NVML_PATH},
+                                    {"GREENTUNE_POWERCAP_ROOT", (dir_ / "powercap").string()}};
+  expect_all_succeed(launch(2, "two-gpus", with(kNoDropout, {"--epochs", "1"}), fake_machine), "two-gpus");
+
+  // One emissions row for the run, with both GPUs.
+  const std::string emissions = read_text(dir_ / "two-gpus/emissions.csv");
+  ASSERT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2);
+  EXPECT_THAT(emissions, HasSubstr("1 x Fake A100 + 1 x Fake T4 (Turing)"));
+  const auto energy = json_file("two-gpus/energy.json");
+  // Rank r meters GPU r (its LOCAL_RANK); rank 0 alone meters the machine's CPU and memory.
+  ASSERT_EQ(energy.at("gpus").size(), 2u);
+  EXPECT_EQ(energy.at("gpus")[0].at("rank"), 0);
+  EXPECT_EQ(energy.at("gpus")[0].at("uuid"), "GPU-8f3a1c2e-5b6d-4e7f-8091-a2b3c4d5e6f7");
+  EXPECT_EQ(energy.at("gpus")[1].at("rank"), 1);
+  EXPECT_EQ(energy.at("gpus")[1].at("uuid"), "GPU-8f3b9d10-1a2b-4c3d-9e4f-5a6b7c8d9e0f");
+  EXPECT_GT(energy.at("gpus")[1].at("joules").get<double>(), 0.0);  // 70 W, integrated
+  const auto& ranks = energy.at("ranks");
+  ASSERT_EQ(ranks.size(), 2u);
+  EXPECT_TRUE(ranks[0].at("metered_host").get<bool>());
+  EXPECT_FALSE(ranks[1].at("metered_host").get<bool>());
+  const double rank0_cpu_j = ranks[0].at("totals").at("cpu_j");
+  EXPECT_GT(rank0_cpu_j, 0.0);
+  EXPECT_EQ(ranks[1].at("totals").at("cpu_j").get<double>(), 0.0);
+  EXPECT_EQ(ranks[1].at("totals").at("ram_j").get<double>(), 0.0);
+  ASSERT_EQ(energy.at("nodes").size(), 1u);
+  EXPECT_EQ(energy.at("nodes")[0].at("ranks"), nlohmann::json({0, 1}));
+  // The run's totals are the ranks' sums, and result.json agrees.
+  const auto& totals = energy.at("totals");
+  EXPECT_DOUBLE_EQ(totals.at("cpu_j").get<double>(), rank0_cpu_j);
+  EXPECT_NEAR(
+      totals.at("gpu_j").get<double>(),
+      energy.at("gpus")[0].at("joules").get<double>() + energy.at("gpus")[1].at("joules").get<double>(),
+      1e-9);
+  EXPECT_NEAR(json_file("two-gpus/result.json").at("energy_kwh").get<double>(),
+              totals.at("total_j").get<double>() / 3.6e6, 1e-15);
+
+  // Two ranks sharing one GPU: it is metered once, by rank 0.
+  Environment one_gpu = fake_machine;
+  one_gpu.push_back({"CUDA_VISIBLE_DEVICES", "1"});
+  expect_all_succeed(launch(2, "one-gpu", with(kNoDropout, {"--epochs", "1"}), one_gpu), "one-gpu");
+  const auto shared = json_file("one-gpu/energy.json");
+  ASSERT_EQ(shared.at("gpus").size(), 1u);
+  EXPECT_EQ(shared.at("gpus")[0].at("rank"), 0);
+  EXPECT_EQ(shared.at("ranks")[1].at("machine").at("gpus").size(), 0u);
+  EXPECT_THAT(read_text(dir_ / "one-gpu/emissions.csv"), HasSubstr(",1,1 x Fake T4 (Turing),"));
+}
+
+TEST_F(DataParallel, AStudyRefusesToRunAsARankAndSaysHowToSpreadIt) {
+  write_text(dir_ / "study.toml", "name = \"tiny\"\nseeds = [1]\n[base]\nepochs = 1\n");
+  const CommandResult result =
+      run_cli("study '" + (dir_ / "study.toml").string() + "'", "",
+              "WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("greentune study runs as one process"));
+  EXPECT_THAT(result.err, HasSubstr("--shard"));
+}
+
+}  // namespace
+}  // namespace greentune::testing

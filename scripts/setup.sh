@@ -3,7 +3,7 @@
 # LibTorch comes from Debian's libtorch-dev (1.13, CPU) unless a LibTorch 2.x is given to CMake through
 # CMAKE_PREFIX_PATH or Torch_DIR. OpenBLAS with OpenMP is named explicitly: with the reference BLAS a
 # training step is about 35x slower. gnuplot-nox draws the plots of `greentune report` (run as a program,
-# not linked).
+# not linked). openmpi-bin's mpirun launches data-parallel runs in the tests (greentune does not link MPI).
 set -euo pipefail
 
 packages=(
@@ -12,7 +12,7 @@ packages=(
   libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp libgloo-dev
-  gnuplot-nox
+  gnuplot-nox openmpi-bin
 )
 
 # `setup.sh --bench` also installs Debian's PyTorch for Python, which bench/run.sh compares against.

@@ -89,20 +89,4 @@ void from_json(const nlohmann::json& json, GpuDevice& device) {
   json.at("mig_enabled").get_to(device.mig_enabled);
 }
 
-void to_json(nlohmann::json& json, const MachineInfo& machine) {
-  json = {{"os", machine.os},
-          {"cpu_model", machine.cpu_model},
-          {"cpu_count", machine.cpu_count},
-          {"ram_total_gb", machine.ram_total_gb},
-          {"gpus", machine.gpus}};
-}
-
-void from_json(const nlohmann::json& json, MachineInfo& machine) {
-  json.at("os").get_to(machine.os);
-  json.at("cpu_model").get_to(machine.cpu_model);
-  json.at("cpu_count").get_to(machine.cpu_count);
-  json.at("ram_total_gb").get_to(machine.ram_total_gb);
-  json.at("gpus").get_to(machine.gpus);
-}
-
 }  // namespace greentune::energy

@@ -178,6 +178,11 @@ LaunchEnvironment read_torchrun(const EnvironmentLookup& lookup) {
           rendezvous_value("MASTER_PORT", "a free TCP port on rank 0's machine, such as 29500")) {
     launch.master_port = port_number("MASTER_PORT", *port);
   }
+  // torchrun's agent already serves the rendezvous store at MASTER_PORT; its workers share it under a
+  // prefix of the restart attempt (what torch.distributed's env:// rendezvous does).
+  if (value_of(lookup, "TORCHELASTIC_USE_AGENT_STORE") == "True") {
+    launch.store_prefix = "/worker/attempt_" + value_of(lookup, "TORCHELASTIC_RESTART_COUNT").value_or("0");
+  }
   return launch;
 }
 

@@ -13,6 +13,7 @@
 #if defined(USE_C10D_GLOO) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && \
     __has_include(<gloo/algorithm.h>)
 #define GREENTUNE_HAVE_GLOO 1
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #else
@@ -91,11 +92,15 @@ class GlooProcessGroup final : public ProcessGroup {
     try {
       c10d::TCPStoreOptions store_options;
       store_options.port = launch.master_port;
-      store_options.isServer = launch.rank == 0;
+      const bool launcher_serves_store = !launch.store_prefix.empty();
+      store_options.isServer = launch.rank == 0 && !launcher_serves_store;
       store_options.numWorkers = static_cast<size_t>(launch.world_size);
-      store_options.waitWorkers = true;
+      store_options.waitWorkers = !launcher_serves_store;
       store_options.timeout = timeout;
-      auto store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, store_options);
+      c10::intrusive_ptr<c10d::Store> store =
+          c10::make_intrusive<c10d::TCPStore>(launch.master_addr, store_options);
+      if (launcher_serves_store)
+        store = c10::make_intrusive<c10d::PrefixStore>(launch.store_prefix, store);
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices.push_back(gloo_device(launch.master_addr));
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank_, size_, options);

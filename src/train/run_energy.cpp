@@ -128,34 +128,6 @@ RankEnergy RunEnergy::finish(int rank) {
   return energy;
 }
 
-void to_json(nlohmann::json& json, const RankEnergy& energy) {
-  json = {{"rank", energy.rank},
-          {"host", energy.host},
-          {"node", energy.node},
-          {"metered_host", energy.metered_host},
-          {"machine", energy.machine},
-          {"gpu_j", energy.gpu_j},
-          {"totals", energy.totals},
-          {"methods", energy.methods},
-          {"windows", energy.windows},
-          {"notes", energy.notes},
-          {"counter_failures", energy.counter_failures}};
-}
-
-void from_json(const nlohmann::json& json, RankEnergy& energy) {
-  json.at("rank").get_to(energy.rank);
-  json.at("host").get_to(energy.host);
-  json.at("node").get_to(energy.node);
-  json.at("metered_host").get_to(energy.metered_host);
-  json.at("machine").get_to(energy.machine);
-  json.at("gpu_j").get_to(energy.gpu_j);
-  json.at("totals").get_to(energy.totals);
-  energy.methods = json.at("methods");
-  energy.windows = json.at("windows");
-  json.at("notes").get_to(energy.notes);
-  json.at("counter_failures").get_to(energy.counter_failures);
-}
-
 GroupLayout lay_out_group(ProcessGroup& group, int local_rank) {
   GroupLayout layout;
   if (group.size() == 1)

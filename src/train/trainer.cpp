@@ -368,19 +368,28 @@ std::vector<double> sum_over_ranks(ProcessGroup& group, std::vector<double> valu
   return std::vector<double>(tensor.data_ptr<double>(), tensor.data_ptr<double>() + tensor.numel());
 }
 
-// The run's energy so far over every rank; the duration is this rank's (the ranks run side by side).
-EnergyTotals group_energy(ProcessGroup& group, const EnergyTotals& mine) {
-  const std::vector<double> sums = sum_over_ranks(
-      group, {mine.gpu_j, mine.cpu_j, mine.dram_j, mine.ram_j, mine.total_j, mine.eval_j, mine.co2_kg});
-  EnergyTotals totals = mine;
-  totals.gpu_j = sums[0];
-  totals.cpu_j = sums[1];
-  totals.dram_j = sums[2];
-  totals.ram_j = sums[3];
-  totals.total_j = sums[4];
-  totals.eval_j = sums[5];
-  totals.co2_kg = sums[6];
-  return totals;
+// The run's energy so far over every rank, and the sums of extra values (each rank's own) that travel in
+// the same all-reduce. The duration is this rank's: the ranks run side by side.
+struct GroupSums {
+  EnergyTotals energy;
+  std::vector<double> extra;
+};
+GroupSums sum_with_energy(ProcessGroup& group, const EnergyTotals& mine, std::vector<double> extra = {}) {
+  const size_t extras = extra.size();
+  extra.insert(extra.end(),
+               {mine.gpu_j, mine.cpu_j, mine.dram_j, mine.ram_j, mine.total_j, mine.eval_j, mine.co2_kg});
+  std::vector<double> sums = sum_over_ranks(group, std::move(extra));
+  GroupSums result{mine,
+                   std::vector<double>(sums.begin(), sums.begin() + static_cast<std::ptrdiff_t>(extras))};
+  const double* energy = sums.data() + extras;
+  result.energy.gpu_j = energy[0];
+  result.energy.cpu_j = energy[1];
+  result.energy.dram_j = energy[2];
+  result.energy.ram_j = energy[3];
+  result.energy.total_j = energy[4];
+  result.energy.eval_j = energy[5];
+  result.energy.co2_kg = energy[6];
+  return result;
 }
 
 // Why a run stopped, as a number every rank can sum (only rank 0 decides after evaluations).
@@ -678,8 +687,9 @@ TrainResult train(const TrainOptions& options) {
   metrics_log.restore(state.metrics_text);
   if (root)
     run_energy.add_earlier(state.energy);  // state.energy covers every rank of the earlier processes
-  EnergyTotals energy_so_far = group_energy(*group, run_energy.totals());  // every rank's, after each update
-  const InterruptGuard interrupt;  // Ctrl-C: checkpoint and stop cleanly
+  EnergyTotals energy_so_far =
+      sum_with_energy(*group, run_energy.totals()).energy;  // every rank's, after each update
+  const InterruptGuard interrupt;                           // Ctrl-C: checkpoint and stop cleanly
   // On a terminal a bar redrawn in place with the log lines above it; elsewhere only the log lines.
   ProgressLine progress;
   const auto say = [&](const std::string& line) { progress.print_above(line); };
@@ -750,7 +760,7 @@ TrainResult train(const TrainOptions& options) {
     state.epoch = epoch;
     state.next_batch = next_batch;
     state.metrics_text = metrics_log.text();
-    state.energy = group_energy(*group, run_energy.totals());
+    state.energy = sum_with_energy(*group, run_energy.totals()).energy;
     const torch::Tensor rng_states = gather_rng_states(*group);
     if (!root)
       return;
@@ -800,20 +810,11 @@ TrainResult train(const TrainOptions& options) {
         reducer->finish();
       // What every rank learns after each update: the summed loss, whether some rank got Ctrl-C, and the
       // run's energy so far.
-      const EnergyTotals mine = run_energy.totals();
-      const std::vector<double> agreed =
-          sum_over_ranks(*group, {loss_sum, interrupted() ? 1.0 : 0.0, mine.gpu_j, mine.cpu_j, mine.dram_j,
-                                  mine.ram_j, mine.total_j, mine.eval_j, mine.co2_kg});
-      interrupt_agreed = agreed[1] > 0.0;
-      energy_so_far = mine;
-      energy_so_far.gpu_j = agreed[2];
-      energy_so_far.cpu_j = agreed[3];
-      energy_so_far.dram_j = agreed[4];
-      energy_so_far.ram_j = agreed[5];
-      energy_so_far.total_j = agreed[6];
-      energy_so_far.eval_j = agreed[7];
-      energy_so_far.co2_kg = agreed[8];
-      const double update_loss = agreed[0];
+      const GroupSums agreed =
+          sum_with_energy(*group, run_energy.totals(), {loss_sum, interrupted() ? 1.0 : 0.0});
+      energy_so_far = agreed.energy;
+      interrupt_agreed = agreed.extra[1] > 0.0;
+      const double update_loss = agreed.extra[0];
       if (!std::isfinite(update_loss)) {
         throw Error(ErrorCode::invalid_data, fmt::format("step {}", state.step),
                     fmt::format("the training loss became {}", update_loss),
@@ -886,7 +887,7 @@ TrainResult train(const TrainOptions& options) {
     run_energy.end_epoch(epoch);
     if (state.forecast.from_steps == 0 && state.step < total_steps) {
       // Carbontracker's idea: after the first epoch, what the whole run will take at this rate.
-      const EnergyTotals so_far = group_energy(*group, run_energy.totals());
+      const EnergyTotals so_far = sum_with_energy(*group, run_energy.totals()).energy;
       const double scale = static_cast<double>(total_steps) / static_cast<double>(state.step);
       state.forecast = {state.step, total_steps, so_far.kwh() * scale, so_far.co2_kg * scale};
       say(

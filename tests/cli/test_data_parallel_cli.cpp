@@ -9,10 +9,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#if defined(USE_DISTRIBUTED)
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include "../model/model_test_support.hpp"
 #include "test_support.hpp"
@@ -267,6 +272,48 @@ TEST_F(DataParallel, EnergyIsOneRowWithEveryGpuAndTheMachinesCpuCountedOnce) {
   EXPECT_EQ(shared.at("gpus")[0].at("rank"), 0);
   EXPECT_EQ(shared.at("ranks")[1].at("machine").at("gpus").size(), 0u);
   EXPECT_THAT(read_text(dir_ / "one-gpu/emissions.csv"), HasSubstr(",1,1 x Fake T4 (Turing),"));
+}
+
+#if defined(USE_DISTRIBUTED)
+// torchrun's agent serves the rendezvous store itself and tells its workers so
+// (TORCHELASTIC_USE_AGENT_STORE): here this test plays the agent.
+TEST_F(DataParallel, UnderTorchrunsAgentStoreTheRanksMeetThere) {
+  const int port = free_tcp_port();
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(port);
+  options.isServer = true;
+  options.waitWorkers = false;
+  const auto agent_store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+  const int port_in_use = agent_store->getPort();
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < 2; ++rank) {
+    const Environment environment = {{"WORLD_SIZE", "2"},
+                                     {"RANK", std::to_string(rank)},
+                                     {"LOCAL_RANK", std::to_string(rank)},
+                                     {"MASTER_ADDR", "127.0.0.1"},
+                                     {"MASTER_PORT", std::to_string(port_in_use)},
+                                     {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                     {"TORCHELASTIC_RESTART_COUNT", "0"}};
+    ranks.push_back(spawn_process(train_arguments("agent", with(kNoDropout, {"--epochs", "1"})), environment,
+                                  log_of("agent", rank)));
+  }
+  expect_all_succeed(ranks, "agent");
+  EXPECT_EQ(json_file("agent/result.json").at("world_size"), 2);
+}
+#endif
+
+// Open MPI's own launcher, rather than its variables set by hand.
+TEST_F(DataParallel, MpirunStartsARunOfTwoRanks) {
+  if (std::system("mpirun --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "mpirun is not installed (scripts/setup.sh installs Debian's openmpi-bin)";
+  std::string command = "mpirun --allow-run-as-root --oversubscribe -np 2";
+  for (const std::string& argument : train_arguments("mpi", with(kNoDropout, {"--epochs", "1"})))
+    command += " '" + argument + "'";
+  command += " > '" + (dir_ / "mpi.log").string() + "' 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_text(dir_ / "mpi.log");
+  const auto result = json_file("mpi/result.json");
+  EXPECT_EQ(result.at("world_size"), 2);
+  EXPECT_EQ(result.at("train_samples"), 135);
 }
 
 TEST_F(DataParallel, AStudyRefusesToRunAsARankAndSaysHowToSpreadIt) {

@@ -64,7 +64,20 @@ TEST(Launch, TorchrunTwoProcesses) {
   EXPECT_EQ(launch.local_rank, 1);
   EXPECT_EQ(launch.master_addr, "10.0.0.5");
   EXPECT_EQ(launch.master_port, 29400);
+  EXPECT_EQ(launch.store_prefix, "");  // rank 0 serves the rendezvous store
   EXPECT_TRUE(launch.distributed());
+}
+
+TEST(Launch, UnderTorchrunsAgentTheRanksUseItsStoreUnderTheAttemptsPrefix) {
+  const LaunchEnvironment launch =
+      read_launch_environment(lookup_in({{"WORLD_SIZE", "2"},
+                                         {"RANK", "0"},
+                                         {"LOCAL_RANK", "0"},
+                                         {"MASTER_ADDR", "127.0.0.1"},
+                                         {"MASTER_PORT", "29500"},
+                                         {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                         {"TORCHELASTIC_RESTART_COUNT", "2"}}));
+  EXPECT_EQ(launch.store_prefix, "/worker/attempt_2");
 }
 
 TEST(Launch, TorchrunSingleProcessNeedsOnlyWorldSizeAndRank) {

@@ -41,8 +41,7 @@ struct NodeMachine {
 MachineInfo combine_machines(std::span<const NodeMachine> machines);
 
 void to_json(nlohmann::json& json, const GpuDevice& device);
-void from_json(const nlohmann::json& json, GpuDevice& device);
-void to_json(nlohmann::json& json, const MachineInfo& machine);
-void from_json(const nlohmann::json& json, MachineInfo& machine);
+void from_json(const nlohmann::json& json, GpuDevice& device);  // Error(parse) for an unknown method
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineInfo, os, cpu_model, cpu_count, ram_total_gb, gpus)
 
 }  // namespace greentune::energy

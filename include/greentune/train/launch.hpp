@@ -18,6 +18,9 @@ struct LaunchEnvironment {
   std::string master_addr;  // where rank 0's rendezvous store listens
   uint16_t master_port = 0;
   std::string note;  // why a launcher's variables were present but not used (empty otherwise)
+  // Set when the launcher itself serves the rendezvous store at master_port (torchrun's agent does): every
+  // rank connects to it, keys under this prefix. Empty: rank 0 serves the store.
+  std::string store_prefix;
 
   bool distributed() const { return world_size > 1; }
 };

@@ -62,8 +62,8 @@ struct RankEnergy {
   std::vector<std::string> notes;
   std::vector<std::string> counter_failures;
 };
-void to_json(nlohmann::json& json, const RankEnergy& energy);
-void from_json(const nlohmann::json& json, RankEnergy& energy);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankEnergy, rank, host, node, metered_host, machine, gpu_j, totals,
+                                   methods, windows, notes, counter_failures)
 
 // How the ranks of a run share their machines, agreed by all of them.
 struct GroupLayout {

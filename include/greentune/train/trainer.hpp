@@ -113,6 +113,9 @@ struct TrainResult {
 // a crash, SIGKILL or Ctrl-C) ends with the same metrics as an uninterrupted one on CPU in fp32. Files appear
 // whole (temp file + rename). Throws greentune::Error for bad options, data or models, and when the loss
 // becomes NaN or infinite.
+// When options.launch describes a data-parallel run, every rank calls train(): each runs its share of
+// every update's batches and rank 0 alone evaluates and writes; the result of the other ranks holds only
+// what they measured themselves. Error(distributed) when another rank fails or cannot be reached.
 TrainResult train(const TrainOptions& options);
 
 }  // namespace greentune::train

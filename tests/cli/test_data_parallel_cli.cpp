@@ -160,7 +160,8 @@ TEST_F(DataParallel, TwoAndFourRanksFollowTheOneProcessLossCurveWithTheSameGloba
                group_result = json_file(group + "/result.json");
     EXPECT_EQ(group_result.at("world_size"), world);
     EXPECT_EQ(group_result.at("steps"), alone_result.at("steps"));
-    // Each training example once per epoch, across the ranks: 2 epochs of the 135.
+    // The updates covered the 135 training examples once per epoch (that the ranks together ran exactly
+    // the one process's batches shows in the equal curves above; RankBatches' tests check the split).
     EXPECT_EQ(group_result.at("train_samples"), 270);
     EXPECT_EQ(alone_result.at("train_samples"), 270);
     EXPECT_EQ(group_result.at("ranks").size(), static_cast<size_t>(world));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <malloc.h>
+#include <sched.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -47,12 +48,28 @@ void set_cpu_rng_state(const torch::Tensor& state) {
   generator.set_state(state);
 }
 
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &mask))
+        cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) {
+    for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu)
+      cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
+}
+
 CpuRuntime configure_cpu_runtime(int threads) {
   static constexpr int mmap_threshold_bytes = 32 << 20;
   mallopt(M_MMAP_THRESHOLD, mmap_threshold_bytes);
   CpuRuntime runtime;
-  runtime.threads =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  runtime.threads = threads > 0 ? threads : static_cast<int>(allowed_cpus().size());
   torch::set_num_threads(runtime.threads);
   runtime.blas = loaded_blas_library();
   // Debian's alternatives put the reference BLAS at .../blas/libblas.so.3; OpenBLAS and MKL say so by name.

@@ -8,6 +8,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/energy/nvml.hpp"
+#include "greentune/model/runtime.hpp"
 #include "greentune/train/process_group.hpp"
 
 namespace greentune::train {
@@ -133,14 +134,20 @@ GroupLayout lay_out_group(ProcessGroup& group, int local_rank) {
   if (group.size() == 1)
     return layout;
   const energy::GpuDiscovery visible = energy::discover_gpus();
-  const energy::RankDevices mine{energy::node_identity(),
-                                 energy::gpus_of_local_rank(visible.devices, local_rank)};
+  const nlohmann::json mine = {
+      {"devices",
+       energy::RankDevices{energy::node_identity(), energy::gpus_of_local_rank(visible.devices, local_rank)}},
+      {"cpus", model::allowed_cpus()}};
   std::vector<energy::RankDevices> ranks;
-  for (const std::string& text : group.all_gather(nlohmann::json(mine).dump()))
-    ranks.push_back(nlohmann::json::parse(text).get<energy::RankDevices>());
+  for (const std::string& text : group.all_gather(mine.dump())) {
+    const auto rank = nlohmann::json::parse(text);
+    ranks.push_back(rank.at("devices").get<energy::RankDevices>());
+    if (ranks.back().node == mine.at("devices").at("node") && rank.at("cpus") == mine.at("cpus") &&
+        ranks.size() - 1 != static_cast<size_t>(group.rank())) {
+      ++layout.ranks_sharing_cpus;
+    }
+  }
   layout.scope = energy::assign_metering(ranks)[static_cast<size_t>(group.rank())];
-  layout.ranks_on_node = static_cast<int>(
-      std::count_if(ranks.begin(), ranks.end(), [&](const auto& rank) { return rank.node == mine.node; }));
   return layout;
 }
 

@@ -12,7 +12,6 @@
 #include <limits>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
@@ -495,11 +494,11 @@ TrainResult train(const TrainOptions& options) {
   energy::MeteringOptions metering = options.metering;
   metering.scope = layout.scope;
   RunEnergy run_energy(metering);
-  // Processes on one machine share its cores.
+  // Processes allowed on the same CPUs split them.
   const int threads =
-      options.threads > 0 || layout.ranks_on_node == 1
+      options.threads > 0 || layout.ranks_sharing_cpus == 1
           ? options.threads
-          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / layout.ranks_on_node);
+          : std::max(1, static_cast<int>(model::allowed_cpus().size()) / layout.ranks_sharing_cpus);
   const model::CpuRuntime runtime = model::configure_cpu_runtime(threads);
   // Before any tensor exists, so that the peak counts the weights, gradients and optimizer state too.
   model::TensorMemoryTracker tensor_memory;
@@ -933,6 +932,7 @@ TrainResult train(const TrainOptions& options) {
 
   // Rank 0 gathers what every rank measured and writes the run's one emissions row and result.
   const nlohmann::json my_report = {{"energy", run_energy.finish(rank)},
+                                    {"threads", runtime.threads},
                                     {"peak_memory_mb", result.peak_memory_mb},
                                     {"peak_tensor_memory_mb", result.peak_tensor_memory_mb}};
   const std::vector<std::string> reports = group->all_gather(my_report.dump());
@@ -950,6 +950,7 @@ TrainResult train(const TrainOptions& options) {
         std::max(result.peak_tensor_memory_mb, report.at("peak_tensor_memory_mb").get<double>());
     ranks_summary.push_back({{"rank", energy.rank},
                              {"host", energy.host},
+                             {"threads", report.at("threads")},
                              {"peak_memory_mb", report.at("peak_memory_mb")},
                              {"peak_tensor_memory_mb", report.at("peak_tensor_memory_mb")},
                              {"energy_kwh", energy.totals.kwh()},
@@ -990,6 +991,7 @@ TrainResult train(const TrainOptions& options) {
        state.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state.trained_samples)},
       {"energy_methods", energy_methods},
       {"world_size", world},
+      {"threads", runtime.threads},  // rank 0's intra-op threads (each rank's under "ranks")
       {"carbon",
        {{"gco2_per_kwh", run_energy.carbon().gco2_per_kwh},
         {"zone", run_energy.carbon().zone},

@@ -4,9 +4,11 @@
 // energy is one row with every GPU and the machine's CPU counted once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -63,7 +65,7 @@ class DataParallel : public ::testing::Test {
                                           "--eval-every",
                                           "5",
                                           "--threads",
-                                          "1",
+                                          threads_,
                                           "--group-timeout",
                                           "60"};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
@@ -71,9 +73,11 @@ class DataParallel : public ::testing::Test {
   }
 
   // Starts world processes as torchrun would (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT);
-  // each writes its output to <output>-rank<r>.log.
+  // each writes its output to <output>-rank<r>.log. command_prefixes[r], when given, goes before rank r's
+  // command (taskset, say).
   std::vector<pid_t> launch(int world, const std::string& output, const std::vector<std::string>& extra,
-                            const Environment& environment = {}) const {
+                            const Environment& environment = {},
+                            const std::vector<std::vector<std::string>>& command_prefixes = {}) const {
     const int port = free_tcp_port();
     std::vector<pid_t> ranks;
     for (int rank = 0; rank < world; ++rank) {
@@ -83,7 +87,11 @@ class DataParallel : public ::testing::Test {
                                       {"MASTER_ADDR", "127.0.0.1"},
                                       {"MASTER_PORT", std::to_string(port)}};
       rank_environment.insert(rank_environment.end(), environment.begin(), environment.end());
-      ranks.push_back(spawn_process(train_arguments(output, extra), rank_environment, log_of(output, rank)));
+      std::vector<std::string> command =
+          command_prefixes.empty() ? std::vector<std::string>{} : command_prefixes[static_cast<size_t>(rank)];
+      const std::vector<std::string> train = train_arguments(output, extra);
+      command.insert(command.end(), train.begin(), train.end());
+      ranks.push_back(spawn_process(command, rank_environment, log_of(output, rank)));
     }
     return ranks;
   }
@@ -123,6 +131,7 @@ class DataParallel : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string threads_ = "1";  // per process; "0": as many as its CPUs allow
 };
 
 const std::vector<std::string> kNoDropout = {
@@ -302,6 +311,40 @@ TEST_F(DataParallel, UnderTorchrunsAgentStoreTheRanksMeetThere) {
   EXPECT_EQ(json_file("agent/result.json").at("world_size"), 2);
 }
 #endif
+
+// Without --threads, processes allowed on the same CPUs (as torchrun starts them) split those CPUs, and a
+// process pinned to CPUs of its own (SLURM's --cpus-per-task) keeps them all.
+TEST_F(DataParallel, RanksSplitTheCpusTheyShareAndKeepTheCpusTheyAreGivenAlone) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(mask), &mask), 0);
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &mask))
+      cpus.push_back(cpu);
+  }
+  if (cpus.size() < 2 || !fs::exists("/usr/bin/taskset"))
+    GTEST_SKIP() << "needs 2 CPUs and util-linux's taskset";
+  const std::vector<std::string> train_flags = with(kNoDropout, {"--epochs", "1"});
+  threads_ = "0";
+  const auto threads_of_ranks = [&](const std::string& output) {
+    std::vector<int> threads;
+    const nlohmann::json result = json_file(output + "/result.json");
+    for (const auto& rank : result.at("ranks"))
+      threads.push_back(rank.at("threads"));
+    return threads;
+  };
+  const int shared_share = std::max(1, static_cast<int>(cpus.size()) / 2);
+  expect_all_succeed(launch(2, "shared", train_flags, {}, {}), "shared");
+  EXPECT_EQ(threads_of_ranks("shared"), (std::vector<int>{shared_share, shared_share}));
+
+  const std::string both = std::to_string(cpus[0]) + "," + std::to_string(cpus[1]);
+  expect_all_succeed(
+      launch(2, "pinned", train_flags, {},
+             {{"/usr/bin/taskset", "-c", both}, {"/usr/bin/taskset", "-c", std::to_string(cpus[0])}}),
+      "pinned");
+  EXPECT_EQ(threads_of_ranks("pinned"), (std::vector<int>{2, 1}));
+}
 
 // Open MPI's own launcher, rather than its variables set by hand.
 TEST_F(DataParallel, MpirunStartsARunOfTwoRanks) {

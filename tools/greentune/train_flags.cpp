@@ -126,7 +126,11 @@ void add_train_options(CLI::App& command, TrainFlags& flags) {
                   "Stop once an evaluation reaches this accuracy (0: no target)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  command.add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
+  command
+      .add_option("--threads", options.threads,
+                  "CPU threads (0: every CPU this process may use, shared out among the ranks that may use "
+                  "the same ones)")
+      ->capture_default_str();
   add_energy_flags(command, flags.energy);
 }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace greentune::model {
 
@@ -18,7 +19,11 @@ struct CpuRuntime {
 torch::Tensor cpu_rng_state();
 void set_cpu_rng_state(const torch::Tensor& state);
 
-// Sets LibTorch's thread count (threads <= 0: one per hardware thread; LibTorch 1.13 defaults to 1),
+// The CPUs this process may run on: its affinity mask, which taskset, cgroup cpusets and SLURM's
+// --cpus-per-task narrow; every hardware thread when the mask cannot be read.
+std::vector<int> allowed_cpus();
+
+// Sets LibTorch's thread count (threads <= 0: one per allowed CPU; LibTorch 1.13 defaults to 1),
 // raises glibc's mmap threshold to 32 MiB (activation buffers are reused instead of mapped and unmapped
 // on every step: half the page faults), and reports which BLAS is loaded, warning when it is the slow
 // reference implementation.

@@ -68,9 +68,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankEnergy, rank, host, node, metered_host, m
 // How the ranks of a run share their machines, agreed by all of them.
 struct GroupLayout {
   energy::MeteringScope scope;  // what this rank meters
-  int ranks_on_node = 1;        // processes of the run on this rank's machine
+  // Processes of the run on this rank's machine allowed on the same CPUs (torchrun's share every CPU;
+  // SLURM's --cpus-per-task gives each its own): they split those CPUs between them.
+  int ranks_sharing_cpus = 1;
 };
-// Every rank says which machine and GPU it uses (GPU local_rank of those visible, see
+// Every rank says which machine, GPU and CPUs it uses (GPU local_rank of those visible, see
 // energy::gpus_of_local_rank); then each GPU and each machine's CPU and memory is given to one rank.
 // A collective: every rank of group calls it. One process: the whole machine.
 GroupLayout lay_out_group(ProcessGroup& group, int local_rank);

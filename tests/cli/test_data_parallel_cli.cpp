@@ -212,6 +212,30 @@ TEST_F(DataParallel, AResumedGroupEndsWithTheMetricsOfAnUninterruptedOne) {
     EXPECT_EQ(json_file("killed/result.json").at(key), json_file("whole/result.json").at(key)) << key;
 }
 
+TEST_F(DataParallel, CtrlCOnOneRankStopsTheGroupWithACheckpointAndTheResumedGroupEndsTheSame) {
+  const std::vector<std::string> flags = {"--epochs", "6"};
+  expect_all_succeed(launch(2, "whole", flags), "whole");
+
+  const std::vector<pid_t> ranks = launch(2, "stopped", flags);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir_ / "stopped/metrics.jsonl") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  ASSERT_EQ(kill(ranks[1], SIGINT), 0);  // only rank 1 hears it: the group agrees at the next update
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::optional<int> status =
+        wait_for_exit_within(ranks[static_cast<size_t>(rank)], std::chrono::seconds(60));
+    ASSERT_TRUE(status && WIFEXITED(*status)) << "rank " << rank;
+    ASSERT_EQ(WEXITSTATUS(*status), 130)
+        << "the run finished before it could be interrupted: " << read_text(log_of("stopped", rank));
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "stopped/checkpoint.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "stopped/result.json"));
+
+  expect_all_succeed(launch(2, "stopped", with(flags, {"--resume"})), "stopped");
+  for (const char* key : {"accuracy", "eval_loss", "steps", "best", "train_samples"})
+    EXPECT_EQ(json_file("stopped/result.json").at(key), json_file("whole/result.json").at(key)) << key;
+}
+
 TEST_F(DataParallel, AKilledRankMakesTheOthersExitWithAClearErrorInsteadOfWaiting) {
   const std::vector<pid_t> ranks = launch(4, "run", with(kNoDropout, {"--epochs", "500"}));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

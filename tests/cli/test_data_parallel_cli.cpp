@@ -36,6 +36,10 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 class DataParallel : public ::testing::Test {
  protected:
   void SetUp() override {
+#if !(defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>))
+    GTEST_SKIP() << "this LibTorch has no Gloo (USE_C10D_GLOO and gloo's headers), so greentune cannot train "
+                    "across processes: build against one that has (Debian's libtorch-dev with libgloo-dev)";
+#endif
     write_tiny_model_dir(dir_ / "model", "distilbert_tiny");
     write_numbered_reviews(dir_ / "reviews.jsonl", 150);
   }
@@ -384,10 +388,11 @@ TEST_F(DataParallel, MpirunStartsARunOfTwoRanks) {
   EXPECT_EQ(result.at("train_samples"), 135);
 }
 
-TEST_F(DataParallel, AStudyRefusesToRunAsARankAndSaysHowToSpreadIt) {
-  write_text(dir_ / "study.toml", "name = \"tiny\"\nseeds = [1]\n[base]\nepochs = 1\n");
+TEST(DataParallelStudy, AStudyRefusesToRunAsARankAndSaysHowToSpreadIt) {
+  TempDir dir;
+  write_text(dir / "study.toml", "name = \"tiny\"\nseeds = [1]\n[base]\nepochs = 1\n");
   const CommandResult result =
-      run_cli("study '" + (dir_ / "study.toml").string() + "'", "",
+      run_cli("study '" + (dir / "study.toml").string() + "'", "",
               "WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("greentune study runs as one process"));

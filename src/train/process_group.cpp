@@ -58,21 +58,23 @@ std::string describe_exception(const std::exception& error) {
               "and start the whole group again with --resume (it continues from rank 0's last checkpoint)");
 }
 
+// A started collective; during names it in the error when it fails ("an all-reduce").
 class GlooWork final : public PendingCollective {
  public:
-  GlooWork(c10::intrusive_ptr<c10d::Work> work, int rank, int size)
-      : work_(std::move(work)), rank_(rank), size_(size) {}
+  GlooWork(c10::intrusive_ptr<c10d::Work> work, int rank, int size, std::string_view during)
+      : work_(std::move(work)), rank_(rank), size_(size), during_(during) {}
   void wait() override {
     try {
       work_->wait();
     } catch (const std::exception& error) {
-      throw_group_failure(rank_, size_, "a gradient all-reduce", error);
+      throw_group_failure(rank_, size_, during_, error);
     }
   }
 
  private:
   c10::intrusive_ptr<c10d::Work> work_;
   int rank_, size_;
+  std::string during_;
 };
 
 // Gloo binds to one network interface: GLOO_SOCKET_IFNAME when the user names one (PyTorch's variable);
@@ -122,7 +124,7 @@ class GlooProcessGroup final : public ProcessGroup {
   std::unique_ptr<PendingCollective> start_all_reduce_sum(torch::Tensor& tensor) override {
     std::vector<at::Tensor> tensors{tensor};
     return std::make_unique<GlooWork>(guarded("an all-reduce", [&] { return group_->allreduce(tensors); }),
-                                      rank_, size_);
+                                      rank_, size_, "an all-reduce");
   }
 
   void broadcast(std::vector<torch::Tensor>& tensors, int root) override {
@@ -202,12 +204,7 @@ class GlooProcessGroup final : public ProcessGroup {
 
   template <typename Start>
   void run(std::string_view during, Start start) {
-    c10::intrusive_ptr<c10d::Work> work = guarded(during, start);
-    try {
-      work->wait();
-    } catch (const std::exception& error) {
-      throw_group_failure(rank_, size_, during, error);
-    }
+    GlooWork(guarded(during, start), rank_, size_, during).wait();
   }
 
   // Every rank's tensor (same shape on all), stacked by rank: (size, ...).

@@ -64,7 +64,8 @@ void GradientReducer::on_gradient(size_t index, const torch::Tensor& grad) {
   torch::Tensor view = slot_view(slot);
   const torch::Tensor& accumulated = slot.filled ? view : parameters_[index].grad();
   if (accumulated.defined()) {
-    view.copy_(accumulated.reshape({-1}) + grad.reshape({-1}));
+    torch::add_out(view, accumulated.reshape({-1}),
+                   grad.reshape({-1}));  // no temporary: this runs in backward
   } else {
     view.copy_(grad.reshape({-1}));
   }

@@ -139,13 +139,12 @@ GroupLayout lay_out_group(ProcessGroup& group, int local_rank) {
        energy::RankDevices{energy::node_identity(), energy::gpus_of_local_rank(visible.devices, local_rank)}},
       {"cpus", model::allowed_cpus()}};
   std::vector<energy::RankDevices> ranks;
+  layout.ranks_sharing_cpus = 0;  // counts this rank too: its own entry comes back in the all-gather
   for (const std::string& text : group.all_gather(mine.dump())) {
     const auto rank = nlohmann::json::parse(text);
     ranks.push_back(rank.at("devices").get<energy::RankDevices>());
-    if (ranks.back().node == mine.at("devices").at("node") && rank.at("cpus") == mine.at("cpus") &&
-        ranks.size() - 1 != static_cast<size_t>(group.rank())) {
+    if (rank.at("devices").at("node") == mine.at("devices").at("node") && rank.at("cpus") == mine.at("cpus"))
       ++layout.ranks_sharing_cpus;
-    }
   }
   layout.scope = energy::assign_metering(ranks)[static_cast<size_t>(group.rank())];
   return layout;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "encoders.hpp"
 #include "greentune/core/error.hpp"
@@ -38,36 +39,52 @@ SequenceClassifier make_classifier(const ModelConfig& config, bool draw_initial_
   SequenceClassifier model = config.model_type == ModelType::distilbert ? detail::make_distilbert(config)
                                                                         : detail::make_bert(config);
   if (draw_initial_weights)
-    initialize_like_hugging_face(*model, {});
+    draw_all_weights_like_hugging_face(*model);
   return model;
 }
 
-void initialize_like_hugging_face(SequenceClassifierImpl& model, const std::set<std::string>& only) {
+namespace {
+
+// Hugging Face's _init_weights for each parameter that wanted(full parameter name) accepts.
+template <typename Wanted>
+void draw_weights_like_hugging_face(SequenceClassifierImpl& model, const Wanted& wanted) {
   torch::NoGradGuard no_grad;
   const double range = model.config().initializer_range;
-  const auto wanted = [&](const std::string& module_name, const char* parameter) {
-    return only.empty() || only.count(module_name.empty() ? parameter : module_name + "." + parameter) != 0;
-  };
   for (const auto& item : model.named_modules()) {
-    const std::string& name = item.key();
+    const std::string& module = item.key();
+    const auto parameter_wanted = [&](const char* parameter) {
+      return wanted(module.empty() ? std::string(parameter) : module + "." + parameter);
+    };
     if (auto* linear = item.value()->as<detail::LinearImpl>()) {
-      if (wanted(name, "weight"))
+      if (parameter_wanted("weight"))
         linear->weight.normal_(0.0, range);
-      if (wanted(name, "bias"))
+      if (parameter_wanted("bias"))
         linear->bias.zero_();
     } else if (auto* embedding = item.value()->as<detail::EmbeddingImpl>()) {
-      if (wanted(name, "weight")) {
+      if (parameter_wanted("weight")) {
         embedding->weight.normal_(0.0, range);
         if (embedding->padding_idx)
           embedding->weight[*embedding->padding_idx].zero_();
       }
     } else if (auto* layer_norm = item.value()->as<detail::LayerNormImpl>()) {
-      if (wanted(name, "weight"))
+      if (parameter_wanted("weight"))
         layer_norm->weight.fill_(1.0);
-      if (wanted(name, "bias"))
+      if (parameter_wanted("bias"))
         layer_norm->bias.zero_();
     }
   }
+}
+
+}  // namespace
+
+void draw_all_weights_like_hugging_face(SequenceClassifierImpl& model) {
+  draw_weights_like_hugging_face(model, [](const std::string&) { return true; });
+}
+
+void draw_missing_weights_like_hugging_face(SequenceClassifierImpl& model,
+                                            const std::vector<std::string>& missing) {
+  const std::set<std::string> names(missing.begin(), missing.end());
+  draw_weights_like_hugging_face(model, [&](const std::string& name) { return names.count(name) != 0; });
 }
 
 torch::Tensor key_mask_from(const torch::Tensor& attention_mask) {

@@ -21,8 +21,9 @@ std::shared_ptr<torch::nn::Module> add_group(torch::nn::Module& parent, const st
 torch::Tensor activate(const torch::Tensor& x, Activation activation);
 
 // Layers whose parameters are allocated but not drawn: a checkpoint overwrites them, and
-// initialize_like_hugging_face() draws only what the checkpoint lacks. (LibTorch's own layers draw a random
-// init in their constructors: about half a second of a 66M-parameter model's start-up, thrown away.)
+// draw_missing_weights_like_hugging_face() draws only what the checkpoint lacks. (LibTorch's own layers
+// draw a random init in their constructors: about half a second of a 66M-parameter model's start-up,
+// thrown away.)
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in_features, int64_t out_features);

@@ -63,7 +63,7 @@ PretrainedModel load_pretrained(const std::string& model_name, const PretrainedO
                           options.seed));
   } else {
     report = load_weights(*model, SafetensorsFile::open(weights));
-    initialize_like_hugging_face(*model, {report.missing_keys.begin(), report.missing_keys.end()});
+    draw_missing_weights_like_hugging_face(*model, report.missing_keys);
     if (!report.missing_keys.empty()) {
       log::info(fmt::format("newly initialized (not in the checkpoint): {}", summarize(report.missing_keys)));
     }

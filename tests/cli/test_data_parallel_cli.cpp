@@ -134,6 +134,13 @@ class DataParallel : public ::testing::Test {
     return nlohmann::json::parse(read_text(dir_ / path));
   }
 
+  // Equal to another run and right as well: the reviews are learnable ("great" vs "bad"), so a group
+  // that trained from the checkpoint's weights ends near 100% (one that lost them, or two runs that both
+  // never trained, would not).
+  void expect_learned(const std::string& output) const {
+    EXPECT_GE(json_file(output + "/result.json").at("accuracy").get<double>(), 0.95) << output;
+  }
+
   TempDir dir_;
   std::string threads_ = "1";  // per process; "0": as many as its CPUs allow
 };
@@ -185,6 +192,30 @@ TEST_F(DataParallel, TwoAndFourRanksFollowTheOneProcessLossCurveWithTheSameGloba
   }
 }
 
+TEST_F(DataParallel, TheFirstUpdateOfTwoRanksIsTransformersLossOnTheirBatches) {
+  // Each rank's first batch is 4 copies of reference row 0: the update's loss, averaged over the ranks,
+  // is the cross-entropy transformers computed for that row, so the ranks start from the checkpoint.
+  const ReferenceRow reference = reference_row("distilbert_tiny", 0);
+  write_vocab(dir_ / "vocab.txt", reference.vocab);
+  std::string data;
+  for (int i = 0; i < 12; ++i) {
+    const bool row = i < 8;
+    data += nlohmann::json{{"text", row ? reference.text : reference.vocab[7] + " " + reference.vocab[8]},
+                           {"label", row ? reference.label : 1 - reference.label}}
+                .dump() +
+            "\n";
+  }
+  write_text(dir_ / "reviews.jsonl", data);
+  const std::vector<std::string> flags = with(
+      kNoDropout, {"--vocab", (dir_ / "vocab.txt").string(), "--eval-data", (dir_ / "reviews.jsonl").string(),
+                   "--max-steps", "1", "--no-shuffle", "--bucketing", "none"});
+  expect_all_succeed(launch(2, "group", flags), "group");
+  const auto rows = metrics("group");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front().at("step"), 1);
+  EXPECT_NEAR(rows.front().at("loss").get<double>(), reference.loss(), 1e-5);
+}
+
 TEST_F(DataParallel, AResumedGroupEndsWithTheMetricsOfAnUninterruptedOne) {
   // Dropout on: each rank's generator state must come back from the checkpoint too.
   const std::vector<std::string> flags = {"--epochs", "6", "--save-every", "4"};
@@ -214,6 +245,7 @@ TEST_F(DataParallel, AResumedGroupEndsWithTheMetricsOfAnUninterruptedOne) {
   EXPECT_THAT(read_text(log_of("killed", 0)), HasSubstr("resumed from the checkpoint"));
   for (const char* key : {"accuracy", "eval_loss", "steps", "best", "train_samples"})
     EXPECT_EQ(json_file("killed/result.json").at(key), json_file("whole/result.json").at(key)) << key;
+  expect_learned("whole");
 }
 
 TEST_F(DataParallel, CtrlCOnOneRankStopsTheGroupWithACheckpointAndTheResumedGroupEndsTheSame) {
@@ -238,6 +270,7 @@ TEST_F(DataParallel, CtrlCOnOneRankStopsTheGroupWithACheckpointAndTheResumedGrou
   expect_all_succeed(launch(2, "stopped", with(flags, {"--resume"})), "stopped");
   for (const char* key : {"accuracy", "eval_loss", "steps", "best", "train_samples"})
     EXPECT_EQ(json_file("stopped/result.json").at(key), json_file("whole/result.json").at(key)) << key;
+  expect_learned("whole");
 }
 
 TEST_F(DataParallel, AKilledRankMakesTheOthersExitWithAClearErrorInsteadOfWaiting) {

@@ -139,7 +139,8 @@ TEST(DataStatsCli, ErrorsAreOneLineWithFileLineAndFix) {
       {"--data " + quoted(dir / "labels.jsonl") + " --labels neg,pos", 6,
        (dir / "labels.jsonl").string() + ":1: label \"neutral\" is not one of the given labels: neg, pos"},
       {"--data " + quoted(dir / "broken.tar.gz"), 5, "greentune data fetch imdb --force"},
-      {"--data " + quoted(dir / "bad.jsonl") + " --validation-fraction 1", 2, "outside [0, 1)"},
+      {"--data " + quoted(dir / "bad.jsonl") + " --validation-fraction 1", 2,
+       "--validation-fraction: must be a number of at least 0 and below 1, got 1"},
       {"--data " + quoted(dir / "bad.jsonl") + " --format parquet", 2, "unknown dataset format \"parquet\""},
   };
   for (const Case& bad : cases) {

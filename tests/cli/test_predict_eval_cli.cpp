@@ -52,6 +52,50 @@ TEST(PredictCli, PrintsProbabilitiesPerTextInInputOrder) {
               lines[1].at("probabilities").at("LABEL_1").get<double>(), 1e-6);
 }
 
+// predict and eval on each row of the fixtures' reference batch give what transformers computed for it:
+// the probabilities softmax(logits) and the cross-entropy, within 1e-5.
+TEST(PredictCli, GivesHuggingFacesProbabilitiesAndEvalItsLossOnTheReferenceRows) {
+  for (const std::string name : {"distilbert_tiny", "bert_tiny"}) {
+    TempDir dir;
+    write_tiny_model_dir(dir / "model", name);
+    double loss_sum = 0.0;
+    for (size_t row = 0; row < 3; ++row) {
+      SCOPED_TRACE(name + " row " + std::to_string(row));
+      const ReferenceRow reference = reference_row(name, row);
+      const std::string vocab = (dir / ("vocab" + std::to_string(row) + ".txt")).string();
+      write_vocab(vocab, reference.vocab);
+      const std::string model =
+          "--threads 1 --model '" + (dir / "model").string() + "' --vocab '" + vocab + "'";
+      const CommandResult predicted = run_cli("predict " + model + " --text '" + reference.text + "'");
+      ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+      const auto probabilities = json_lines(predicted.out).at(0).at("probabilities");
+      EXPECT_NEAR(probabilities.at("LABEL_0").get<double>(), reference.probability(0), 1e-5);
+      EXPECT_NEAR(probabilities.at("LABEL_1").get<double>(), reference.probability(1), 1e-5);
+
+      const std::string data = (dir / ("row" + std::to_string(row) + ".jsonl")).string();
+      write_text(data, nlohmann::json{{"text", reference.text},
+                                      {"label", "LABEL_" + std::to_string(reference.label)}}
+                               .dump() +
+                           "\n");
+      const std::string output = (dir / ("eval" + std::to_string(row))).string();
+      const CommandResult evaluated =
+          run_cli("eval " + model + " --labels LABEL_0,LABEL_1 --data '" + data + "' --cache-dir '" +
+                  (dir / "cache").string() + "' --output '" + output + "'");
+      ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+      const auto result = nlohmann::json::parse(read_text(output + "/result.json"));
+      EXPECT_EQ(result.at("n"), 1);
+      EXPECT_NEAR(result.at("eval_loss").get<double>(), reference.loss(), 1e-5);
+      const bool correct = reference.probability(static_cast<size_t>(reference.label)) > 0.5;
+      EXPECT_EQ(result.at("accuracy").get<double>(), correct ? 1.0 : 0.0);
+      loss_sum += result.at("eval_loss").get<double>();
+    }
+    // The mean over the three rows is the batch loss transformers computed.
+    const auto reference =
+        model::SafetensorsFile::open(test_data_dir() / "model" / name / "reference.safetensors");
+    EXPECT_NEAR(loss_sum / 3.0, model::to_floats(reference.tensor("loss")).at(0), 1e-5) << name;
+  }
+}
+
 TEST(PredictCli, BadInputIsOneClearError) {
   TempDir dir;
   write_tiny_model_dir(dir / "model", "distilbert_tiny");

@@ -33,15 +33,6 @@ void write_study(const TempDir& dir, int epochs) {
                                      "optimizer = \"sgd\"\nlr = 0.05\n");
 }
 
-std::vector<nlohmann::json> jsonl_rows(const std::filesystem::path& path) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream lines(read_text(path));
-  std::string line;
-  while (std::getline(lines, line))
-    rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
-
 // Each run finished once: one emissions row (written when a run ends), training rows whose steps only go
 // up, and the full number of updates.
 void expect_each_run_done_once(const std::filesystem::path& study_dir, int updates) {
@@ -53,7 +44,7 @@ void expect_each_run_done_once(const std::filesystem::path& study_dir, int updat
     const std::string emissions = read_text(run_dir / "emissions.csv");
     EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2) << run_dir;
     int64_t last_step = 0;
-    for (const auto& row : jsonl_rows(run_dir / "metrics.jsonl")) {
+    for (const auto& row : read_json_lines(run_dir / "metrics.jsonl")) {
       if (!row.contains("loss"))
         continue;
       EXPECT_GT(row.at("step").get<int64_t>(), last_step) << run_dir;
@@ -138,8 +129,15 @@ TEST(StudyCli, TwoShardsAndTheReportMergeGiveTheUnshardedResults) {
   EXPECT_THAT(second.out, HasSubstr("2 trained now, 0 already done, 0 failed"));
   const CommandResult report = run_cli("-q report '" + (dir / "sharded").string() + "'");
   ASSERT_EQ(report.exit_code, 0) << report.err;
-  EXPECT_EQ(deterministic_columns(dir / "sharded/results.csv"),
-            deterministic_columns(dir / "whole/results.csv"));
+  const auto whole = deterministic_columns(dir / "whole/results.csv");
+  EXPECT_EQ(deterministic_columns(dir / "sharded/results.csv"), whole);
+  // Both hold every run of the study, done, with an accuracy: a header and 4 rows.
+  ASSERT_EQ(whole.size(), 5u);
+  for (size_t row = 1; row < whole.size(); ++row) {
+    EXPECT_EQ(whole[row][2], "done") << row;
+    const double accuracy = std::stod(whole[row][5]);
+    EXPECT_TRUE(accuracy >= 0.0 && accuracy <= 1.0) << whole[row][5];
+  }
   EXPECT_THAT(run_cli(study + (dir / "x").string() + "' --shard 3/2").err, HasSubstr("--shard"));
 }
 

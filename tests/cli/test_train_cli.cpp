@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -115,6 +117,160 @@ TEST(TrainCli, ConfigErrorsAreClear) {
 }  // namespace
 }  // namespace greentune::testing
 
+// Training starts from the weights it is given and ends with a model that eval, predict and further
+// training load unchanged: each checked against figures transformers computed or that the model's own
+// evaluation gives, never only against another greentune run.
+namespace greentune::testing {
+namespace {
+
+// The first training row of a run's metrics.jsonl.
+nlohmann::json first_training_row(const std::filesystem::path& run) {
+  for (const auto& row : read_json_lines(run / "metrics.jsonl")) {
+    if (row.contains("loss"))
+      return row;
+  }
+  ADD_FAILURE() << "no training row in " << (run / "metrics.jsonl");
+  return {};
+}
+
+// Each tensor of a safetensors file as its name, dtype, shape and bytes.
+std::map<std::string, std::string> tensor_bytes(const std::filesystem::path& path) {
+  std::map<std::string, std::string> tensors;
+  const auto file = model::SafetensorsFile::open(path);
+  for (const auto& tensor : file.tensors()) {
+    tensors[tensor.name] =
+        std::string(model::to_string(tensor.dtype)) + nlohmann::json(tensor.shape).dump() +
+        std::string(reinterpret_cast<const char*>(tensor.bytes.data()), tensor.bytes.size());
+  }
+  return tensors;
+}
+
+// One update, dropout off, batches in file order and no held-out share: the first logged loss is the
+// model's cross-entropy on the first batch as it was loaded.
+const std::string kFirstUpdateFlags =
+    " --max-length 16 --max-steps 1 --log-every 1 --no-shuffle --bucketing none --dropout 0 "
+    "--attention-dropout 0 --classifier-dropout 0 --threads 1";
+
+TEST(TrainCli, TheFirstUpdateOfEveryStrategyStartsFromTheCheckpointsWeights) {
+  // Its first batch is reference row 0 twice (as one batch of 2 or as 2 micro-batches of 1): its loss
+  // must be the cross-entropy transformers computed for that row.
+  const std::vector<std::string> strategies = {"--batch-size 2", "--batch-size 2 --grad-checkpointing",
+                                               "--batch-size 1 --grad-accum 2",
+                                               "--batch-size 2 --optimizer sgd"};
+  for (const std::string name : {"distilbert_tiny", "bert_tiny"}) {
+    TempDir dir;
+    write_tiny_model_dir(dir / "model", name);
+    const ReferenceRow reference = reference_row(name, 0);
+    write_vocab(dir / "vocab.txt", reference.vocab);
+    const nlohmann::json row = {{"text", reference.text}, {"label", reference.label}};
+    const nlohmann::json other = {{"text", reference.vocab[7] + " " + reference.vocab[8]},
+                                  {"label", 1 - reference.label}};
+    write_text(dir / "data.jsonl",
+               row.dump() + "\n" + row.dump() + "\n" + other.dump() + "\n" + other.dump() + "\n");
+    for (size_t i = 0; i < strategies.size(); ++i) {
+      SCOPED_TRACE(name + ": " + strategies[i]);
+      const std::filesystem::path run = dir / ("run" + std::to_string(i));
+      const CommandResult result = run_cli(
+          "-q train --model '" + (dir / "model").string() + "' --vocab '" + (dir / "vocab.txt").string() +
+          "' --data '" + (dir / "data.jsonl").string() + "' --eval-data '" + (dir / "data.jsonl").string() +
+          "' --cache-dir '" + (dir / "cache").string() + "' --output '" + run.string() + "' " +
+          strategies[i] + kFirstUpdateFlags);
+      ASSERT_EQ(result.exit_code, 0) << result.err;
+      const nlohmann::json first = first_training_row(run);
+      EXPECT_EQ(first.at("step"), 1);
+      EXPECT_NEAR(first.at("loss").get<double>(), reference.loss(), 1e-5);
+    }
+  }
+}
+
+TEST(TrainCli, ATrainedModelIsWhatEvalPredictAndFurtherTrainingLoad) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 160);
+  const std::string data = " --data '" + (dir / "reviews.jsonl").string() + "' --eval-data '" +
+                           (dir / "reviews.jsonl").string() + "' --cache-dir '" + (dir / "cache").string() +
+                           "'";
+  const CommandResult trained =
+      run_cli("-q train --model '" + (dir / "model").string() + "'" + data +
+              " --max-length 16 --batch-size 8 --epochs 4 --lr 0.002 --warmup-ratio 0.1"
+              " --threads 1 --output '" +
+              (dir / "run").string() + "'");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const auto result = nlohmann::json::parse(read_text(dir / "run/result.json"));
+  const double accuracy = result.at("accuracy");
+  ASSERT_GE(accuracy, 0.95) << "the model did not learn great vs bad";
+
+  // eval of the saved model on the same examples: the run's own final evaluation.
+  const std::string saved = (dir / "run/model").string();
+  const auto evaluate_saved = [&](const std::string& data_file) {
+    const std::filesystem::path output = dir / ("eval-" + data_file);
+    const CommandResult evaluated =
+        run_cli("eval --threads 1 --model '" + saved + "' --data '" + (dir / data_file).string() +
+                "' --cache-dir '" + (dir / "cache").string() + "' --output '" + output.string() + "'");
+    EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
+    return nlohmann::json::parse(read_text(output / "result.json"));
+  };
+  const auto evaluation = evaluate_saved("reviews.jsonl");
+  EXPECT_EQ(evaluation.at("n"), 160);
+  EXPECT_EQ(evaluation.at("accuracy").get<double>(), accuracy);
+  EXPECT_NEAR(evaluation.at("eval_loss").get<double>(), result.at("eval_loss").get<double>(), 1e-6);
+
+  // predict is confident on a training example (review 1 is "the movie was great w101", label 1).
+  const CommandResult predicted =
+      run_cli("predict --threads 1 --model '" + saved + "' --text 'the movie was great w101'");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const auto prediction = nlohmann::json::parse(predicted.out);
+  EXPECT_EQ(prediction.at("label"), "1");
+  EXPECT_GE(prediction.at("probabilities").at("1").get<double>(), 0.9);
+
+  // Training the saved model further starts from its weights: the first update's loss is the saved
+  // model's eval_loss on that batch (the first 8 reviews), far below the ln 2 of an untrained head.
+  std::istringstream lines(read_text(dir / "reviews.jsonl"));
+  std::string first_batch;
+  for (int i = 0; i < 8; ++i) {
+    std::string line;
+    std::getline(lines, line);
+    first_batch += line + "\n";
+  }
+  write_text(dir / "first-batch.jsonl", first_batch);
+  const double batch_loss = evaluate_saved("first-batch.jsonl").at("eval_loss");
+  const CommandResult continued =
+      run_cli("-q train --model '" + saved + "'" + data + " --batch-size 8" + kFirstUpdateFlags +
+              " --output '" + (dir / "continued").string() + "'");
+  ASSERT_EQ(continued.exit_code, 0) << continued.err;
+  const double first_loss = first_training_row(dir / "continued").at("loss");
+  EXPECT_NEAR(first_loss, batch_loss, 1e-5);
+  EXPECT_LT(first_loss, std::log(2.0) - 0.3);
+}
+
+TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 48);
+  const std::string train = "-q train --model '" + (dir / "model").string() + "' --data '" +
+                            (dir / "reviews.jsonl").string() + "' --cache-dir '" + (dir / "cache").string() +
+                            "' --output '" + (dir / "run").string() +
+                            "' --max-length 16 --batch-size 8 --epochs 2 --lr 0.002 --threads 1";
+  const CommandResult first = run_cli(train);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  // The run's last checkpoint (after its final update) and the weights it started from.
+  const auto pointer = nlohmann::json::parse(read_text(dir / "run/checkpoint.json"));
+  const auto checkpoint =
+      tensor_bytes(dir / "run" / pointer.at("dir").get<std::string>() / "model.safetensors");
+  const auto initial = tensor_bytes(dir / "model/model.safetensors");
+  ASSERT_EQ(checkpoint.size(), initial.size());
+  EXPECT_NE(checkpoint.at("classifier.weight"), initial.at("classifier.weight"))
+      << "training changed nothing";
+
+  std::filesystem::remove_all(dir / "run/model");
+  const CommandResult resumed = run_cli(train + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(tensor_bytes(dir / "run/model/model.safetensors"), checkpoint);
+}
+
+}  // namespace
+}  // namespace greentune::testing
+
 namespace greentune::testing {
 namespace {
 
@@ -205,6 +361,13 @@ void expect_resumed_run_matches(int signal) {
   for (const char* key : {"accuracy", "f1", "eval_loss", "steps", "best", "padding_fraction"}) {
     EXPECT_EQ(killed_result.at(key), whole.at(key)) << key;
   }
+  EXPECT_EQ(tensor_bytes(dir / "killed/model/model.safetensors"),
+            tensor_bytes(dir / "whole/model/model.safetensors"));
+  // Both equal and right: the task is learnable, so a run that trained from its checkpoint's weights ends
+  // near 100% (one that lost them would not, nor would two runs that both never trained).
+  EXPECT_GE(whole.at("accuracy").get<double>(), 0.95);
+  EXPECT_NE(tensor_bytes(dir / "whole/model/model.safetensors").at("classifier.weight"),
+            tensor_bytes(dir / "model/model.safetensors").at("classifier.weight"));
 }
 
 TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {

@@ -20,6 +20,48 @@ torch::Tensor logits_of(SequenceClassifierImpl& model, const text::WordPieceToke
   return model.forward(input_ids, torch::ones_like(input_ids)).logits;
 }
 
+double max_abs_difference(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>();
+}
+
+// Every parameter of model is bit-identical to the tensor of the same name in the Hugging Face file.
+void expect_weights_are_the_files(SequenceClassifierImpl& model, const std::filesystem::path& file) {
+  const auto checkpoint = SafetensorsFile::open(file);
+  size_t compared = 0;
+  for (const auto& parameter : model.named_parameters()) {
+    EXPECT_TRUE(torch::equal(parameter.value(), tensor_view(checkpoint.tensor(parameter.key()))))
+        << parameter.key() << " differs from " << file;
+    ++compared;
+  }
+  EXPECT_EQ(compared, model.parameters().size());
+}
+
+// model computes, on the fixture's reference batch, the logits and loss transformers computed.
+void expect_hugging_faces_outputs(SequenceClassifierImpl& model, const std::string& name) {
+  const auto reference =
+      SafetensorsFile::open(testing::test_data_dir() / "model" / name / "reference.safetensors");
+  const auto expected = [&](const std::string& key) { return tensor_view(reference.tensor(key)).clone(); };
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const torch::Tensor logits = model.forward(expected("input_ids"), expected("attention_mask")).logits;
+  EXPECT_LT(max_abs_difference(logits, expected("logits")), 1e-5) << name;
+  const torch::Tensor loss = torch::cross_entropy_loss(logits, expected("labels"));
+  EXPECT_LT(max_abs_difference(loss.reshape({1}), expected("loss")), 1e-5) << name;
+}
+
+TEST(Pretrained, ACompleteCheckpointKeepsEveryWeightAndComputesHuggingFacesLogits) {
+  for (const std::string name : {"distilbert_tiny", "bert_tiny"}) {
+    testing::TempDir dir;
+    testing::write_tiny_model_dir(dir / "model", name);
+    PretrainedModel loaded = load_pretrained((dir / "model").string());
+    EXPECT_FALSE(loaded.random_weights);
+    EXPECT_TRUE(loaded.report.missing_keys.empty());
+    EXPECT_EQ(loaded.report.loaded, loaded.model->parameters().size());
+    expect_weights_are_the_files(*loaded.model, dir / "model/model.safetensors");
+    expect_hugging_faces_outputs(*loaded.model, name);
+  }
+}
+
 TEST(Pretrained, LoadsADirectoryAndSavesItInHuggingFaceLayout) {
   testing::TempDir dir;
   testing::write_tiny_model_dir(dir / "tiny", "distilbert_tiny");
@@ -38,7 +80,10 @@ TEST(Pretrained, LoadsADirectoryAndSavesItInHuggingFaceLayout) {
   EXPECT_EQ(tokenizer_config.at("tokenizer_class"), "DistilBertTokenizer");
   EXPECT_EQ(testing::read_text(dir / "saved/vocab.txt"), testing::read_text(dir / "tiny/vocab.txt"));
 
+  // What was saved and loaded again is still the Hugging Face checkpoint, tensor for tensor.
   PretrainedModel reloaded = load_pretrained((dir / "saved").string());
+  expect_weights_are_the_files(*reloaded.model, dir / "tiny/model.safetensors");
+  expect_hugging_faces_outputs(*reloaded.model, "distilbert_tiny");
   EXPECT_TRUE(torch::equal(logits_of(*loaded.model, loaded.tokenizer),
                            logits_of(*reloaded.model, reloaded.tokenizer)));
 }
@@ -72,6 +117,14 @@ TEST(Pretrained, MaskedLmCheckpointReportsMissingHeadAndUnexpectedMlmTensors) {
   EXPECT_THAT(loaded.report.unexpected_keys,
               UnorderedElementsAre("vocab_transform.weight", "vocab_transform.bias"));
   EXPECT_EQ(loaded.model->config().id2label, (std::vector<std::string>{"neg", "pos"}));
+  // The encoder keeps the checkpoint's weights; only the head is drawn.
+  const auto checkpoint = SafetensorsFile::open(dir / "mlm/model.safetensors");
+  for (const auto& parameter : loaded.model->named_parameters()) {
+    if (parameter.key().rfind("distilbert.", 0) == 0) {
+      EXPECT_TRUE(torch::equal(parameter.value(), tensor_view(checkpoint.tensor(parameter.key()))))
+          << parameter.key();
+    }
+  }
   // Fresh head initialized like Hugging Face: zero biases, weights with std ≈ initializer_range.
   const auto parameters = loaded.model->named_parameters();
   EXPECT_TRUE(torch::equal(parameters["classifier.bias"], torch::zeros({2})));
@@ -109,6 +162,18 @@ TEST(Pretrained, ConfigOnlyDirectoryStartsFromSeededRandomWeights) {
   PretrainedModel other = load_pretrained((dir / "config_only").string(), options);
   EXPECT_FALSE(
       torch::equal(logits_of(*first.model, first.tokenizer), logits_of(*other.model, other.tokenizer)));
+  // Drawn as Hugging Face's _init_weights draws them (initializer_range 0.02 in the fixture's config).
+  auto parameters = first.model->named_parameters();
+  EXPECT_TRUE(torch::equal(parameters["classifier.bias"], torch::zeros({2})));
+  EXPECT_TRUE(
+      torch::equal(parameters["distilbert.transformer.layer.0.sa_layer_norm.weight"], torch::ones({64})));
+  EXPECT_TRUE(
+      torch::equal(parameters["distilbert.transformer.layer.0.sa_layer_norm.bias"], torch::zeros({64})));
+  EXPECT_NEAR(parameters["distilbert.transformer.layer.0.attention.q_lin.weight"].std().item<double>(), 0.02,
+              0.002);
+  const torch::Tensor word_embeddings = parameters["distilbert.embeddings.word_embeddings.weight"];
+  EXPECT_TRUE(torch::equal(word_embeddings[first.model->config().pad_token_id], torch::zeros({64})));
+  EXPECT_NEAR(word_embeddings.std().item<double>(), 0.02, 0.001);
 }
 
 TEST(Pretrained, VocabularyLargerThanTheEmbeddingIsRejected) {

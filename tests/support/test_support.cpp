@@ -63,6 +63,14 @@ std::string read_text(const fs::path& path) {
   return contents.str();
 }
 
+std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(read_text(path));
+  for (std::string line; std::getline(lines, line);)
+    rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
 pid_t spawn_process(const std::vector<std::string>& argv,
                     const std::vector<std::pair<std::string, std::string>>& environment,
                     const std::filesystem::path& output) {

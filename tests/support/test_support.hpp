@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,6 +34,8 @@ class TempDir {
 
 void write_text(const std::filesystem::path& path, const std::string& contents);
 std::string read_text(const std::filesystem::path& path);
+// Each line of a JSON-lines file (metrics.jsonl) parsed.
+std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path);
 
 struct CommandResult {
   int exit_code = -1;

@@ -202,6 +202,10 @@ TEST(JsonlTokenize, ThreadsGiveTheSameOutput) {
   const auto report = tokenize_jsonl(tokenizer, input, parallel, options);
   EXPECT_EQ(report.lines, 500u);
   EXPECT_EQ(single, parallel);
+  // And both right: "a" is in the tiny vocabulary, "aa" (no "##a") and the numbers are not.
+  EXPECT_EQ(single.substr(0, single.find('\n', single.find('\n') + 1) + 1),
+            "{\"ids\": [2, 5, 6, 7, 8, 1, 3]}\n{\"ids\": [2, 5, 6, 25, 7, 8, 1, 3]}\n");
+  EXPECT_NE(parallel.find("{\"ids\": [2, 5, 6, 1, 7, 8, 1, 3]}\n"), std::string::npos);
 }
 
 TEST(JsonlTokenize, BadLinesNameTheLineAndLeaveOutputUntouched) {

@@ -4,6 +4,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/study/plan.hpp"
+#include "numeric_flags.hpp"
 
 namespace greentune::cli {
 
@@ -20,8 +21,9 @@ void apply_option_arguments(CLI::App& command, const std::string& key,
       option->add_result(argument);
     option->run_callback();
   } catch (const CLI::Error& error) {
-    throw Error(ErrorCode::usage, location, error.what(),
-                fmt::format("see `greentune {} --help`", command.get_name()));
+    throw Error(
+        ErrorCode::usage, location, error.what(),
+        states_its_fix(error.what()) ? "" : fmt::format("see `greentune {} --help`", command.get_name()));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/data/fetch.hpp"
+#include "numeric_flags.hpp"
 
 namespace greentune::cli {
 
@@ -52,8 +53,9 @@ void add_data_fetch_command(CLI::App& data) {
       "Download from this URL (a mirror, or file:// for a copy on disk) instead of the official "
       "one; default $GREENTUNE_IMDB_URL");
   fetch->add_option("--sha256", arguments->sha256, "Expected SHA-256 (hex) when the URL serves another file");
-  fetch->add_option("--size", arguments->size_bytes,
-                    "Expected size in bytes when the URL serves another file");
+  fetch
+      ->add_option("--size", arguments->size_bytes, "Expected size in bytes when the URL serves another file")
+      ->check(whole_at_least(1));
   fetch->add_flag("--force", arguments->force, "Download again even when a verified copy exists");
   fetch->add_option("--data-dir", arguments->data_dir,
                     "Data directory to use instead of $GREENTUNE_DATA_DIR");

@@ -2,6 +2,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/data/fetch.hpp"
+#include "numeric_flags.hpp"
 
 namespace greentune::cli {
 
@@ -36,10 +37,12 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
           "Label names in id order, comma-separated (e.g. neg,pos); default: ints as they are, strings "
           "sorted")
       ->delimiter(',');
-  command
-      .add_option("--validation-fraction", flags.validation_fraction, "Share of train held out, in [0, 1)")
+  command.add_option("--validation-fraction", flags.validation_fraction, "Share of train held out")
+      ->check(at_least_below(0, 1))
       ->capture_default_str();
-  command.add_option("--seed", flags.seed, "Seed of the validation split")->capture_default_str();
+  command.add_option("--seed", flags.seed, "Seed of the validation split")
+      ->check(whole_at_least(0))
+      ->capture_default_str();
   command.add_option("--cache-dir", flags.cache_dir,
                      "Directory of tokenized caches (default $GREENTUNE_DATA_DIR/cache)");
 }

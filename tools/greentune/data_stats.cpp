@@ -14,6 +14,7 @@
 #include "greentune/data/dataset.hpp"
 #include "greentune/data/stats.hpp"
 #include "greentune/data/tokenized_cache.hpp"
+#include "numeric_flags.hpp"
 #include "tokenizer_flags.hpp"
 
 namespace greentune::cli {
@@ -64,12 +65,12 @@ void add_data_stats_command(CLI::App& data) {
   add_data_flags(*command, flags->data);
   add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt: report token lengths");
   command->add_option("--max-length", flags->max_length, "Token limit whose overflow is reported")
-      ->check(CLI::Range(size_t{2}, size_t{1} << 20))
+      ->check(whole_from_to(2, 1 << 20))
       ->capture_default_str();
   command
       ->add_option("--threads", flags->data.threads,
                    "Tokenizer threads when building the cache (0: all cores)")
-      ->check(CLI::Range(0u, 1024u))
+      ->check(whole_from_to(0, 1024))
       ->capture_default_str();
   command->add_flag("--json", flags->json, "Print one JSON object instead of tables");
   command->callback([flags] { run_data_stats(*flags); });

@@ -1,5 +1,7 @@
 #include "energy_flags.hpp"
 
+#include "numeric_flags.hpp"
+
 namespace greentune::cli {
 
 energy::MeteringOptions EnergyFlags::options() const {
@@ -20,12 +22,12 @@ void add_energy_flags(CLI::App& command, EnergyFlags& flags) {
   command.add_option("--cloud-region", carbon.cloud_region,
                      "Cloud region, e.g. us-central1 or aws:us-east-1");
   command.add_option("--carbon-intensity", flags.carbon_intensity, "gCO2e/kWh to use instead of the table's")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command.add_option("--pue", flags.metering.pue, "Power usage effectiveness of the data centre")
-      ->check(CLI::Range(1.0, 5.0))
+      ->check(from_to(1, 5))
       ->capture_default_str();
   command.add_option("--interval-ms", flags.interval_ms, "Energy sampling interval in milliseconds")
-      ->check(CLI::Range(1, 60000))
+      ->check(whole_from_to(1, 60000))
       ->capture_default_str();
 }
 

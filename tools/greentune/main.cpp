@@ -6,10 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "numeric_flags.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"greentune: fine-tune BERT-family text classifiers and measure their energy and CO2"};
@@ -31,9 +33,20 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& parse_error) {
-    // --help and --version exit 0; every wrong flag is a usage error, whatever CLI11 numbers it.
-    const int cli11_status = app.exit(parse_error);
-    return cli11_status == 0 ? 0 : static_cast<int>(greentune::ErrorCode::usage);
+    // --help and --version exit 0; every wrong flag is a usage error, whatever CLI11 numbers it, told in
+    // greentune's one-line form.
+    if (parse_error.get_exit_code() == 0)
+      return app.exit(parse_error);
+    std::string command_line = "greentune";  // the (sub)command that was being parsed
+    for (const CLI::App* command = &app; !command->get_subcommands().empty();) {
+      command = command->get_subcommands().front();
+      command_line += " " + command->get_name();
+    }
+    fmt::print(stderr, "greentune: error [usage]: {}{}\n", parse_error.what(),
+               greentune::cli::states_its_fix(parse_error.what())
+                   ? ""
+                   : fmt::format(" (fix: see `{} --help`)", command_line));
+    return static_cast<int>(greentune::ErrorCode::usage);
   } catch (const greentune::Error& error) {
     fmt::print(stderr, "greentune: error [{}]: {}\n", greentune::to_string(error.code()), error.what());
     return static_cast<int>(error.code());

@@ -10,6 +10,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/text/jsonl_tokenize.hpp"
+#include "numeric_flags.hpp"
 #include "tokenizer_flags.hpp"
 
 namespace greentune::cli {
@@ -64,12 +65,12 @@ void add_tokenize_command(CLI::App& app) {
       "tokenize", "Tokenize JSON lines ({\"text\": ...}) with BERT WordPiece, exactly as Hugging Face does");
   add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt");
   command->add_option("--max-length", flags->max_length, "Maximum tokens per text, [CLS] and [SEP] included")
-      ->check(CLI::Range(size_t{2}, size_t{1} << 20))
+      ->check(whole_from_to(2, 1 << 20))
       ->capture_default_str();
   command->add_option("--input", flags->input, "JSON lines file (default: stdin)");
   command->add_option("--output", flags->output, "Output file, written atomically (default: stdout)");
   command->add_option("--threads", flags->threads, "Worker threads")
-      ->check(CLI::Range(1u, 1024u))
+      ->check(whole_from_to(1, 1024))
       ->capture_default_str();
   command->add_flag("--show-tokens", flags->show_tokens, "Also write the pieces as \"tokens\"");
   command->callback([flags] {

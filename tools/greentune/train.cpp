@@ -9,6 +9,7 @@
 #include "config_file.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "numeric_flags.hpp"
 #include "train_flags.hpp"
 
 namespace greentune::cli {
@@ -58,7 +59,7 @@ void add_train_command(CLI::App& app) {
       ->add_option("--group-timeout", *group_timeout_s,
                    "Data-parallel runs: seconds a rank waits for the others to start and in each exchange "
                    "(rank 0's evaluations included)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_from_to(1, 1 << 30))
       ->capture_default_str();
   command->callback([flags, group_timeout_s, command] {
     if (!flags->config.empty())

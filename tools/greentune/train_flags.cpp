@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "greentune/core/error.hpp"
+#include "numeric_flags.hpp"
 
 namespace greentune::cli {
 
@@ -29,64 +30,65 @@ void add_train_options(CLI::App& command, TrainFlags& flags) {
   command.add_option("--output", flags.output, "Run directory for metrics, results and the model")
       ->capture_default_str();
   command.add_option("--max-length", options.max_length, "Tokens per example, [CLS] and [SEP] included")
-      ->check(CLI::Range(size_t{2}, size_t{1} << 16))
+      ->check(whole_from_to(2, 65536))
       ->capture_default_str();
   command.add_option("--batch-size", options.batch_size, "Examples per forward pass")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 16))
+      ->check(whole_from_to(1, 65536))
       ->capture_default_str();
   command.add_option("--epochs", options.epochs, "Passes over the training data")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->check(whole_from_to(0, 1 << 20))
       ->capture_default_str();
   command.add_option("--max-steps", options.max_steps, "Optimizer updates (overrides --epochs when > 0)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command.add_option("--optimizer", flags.optimizer, "adamw, adam or sgd")->capture_default_str();
   command.add_option("--lr", options.optimizer.lr, "Peak learning rate")
-      ->check(CLI::PositiveNumber)
+      ->check(greater_than(0))
       ->capture_default_str();
   command.add_option("--betas", flags.betas, "Adam(W) betas")
+      ->check(at_least_below(0, 1))
       ->delimiter(',')
       ->expected(2)
       ->capture_default_str();
   command.add_option("--eps", options.optimizer.eps, "Adam(W) epsilon")
-      ->check(CLI::PositiveNumber)
+      ->check(greater_than(0))
       ->capture_default_str();
   command.add_option("--momentum", options.optimizer.momentum, "SGD momentum")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(from_to(0, 1))
       ->capture_default_str();
   command.add_flag("--nesterov", options.optimizer.nesterov, "SGD with Nesterov momentum");
   command.add_option("--weight-decay", options.optimizer.weight_decay, "On weights of 2+ dimensions only")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command.add_option("--schedule", flags.schedule, "constant, linear or cosine")->capture_default_str();
   command.add_option("--warmup-steps", options.warmup_steps, "Updates of linear warmup from 0")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command.add_option("--warmup-ratio", options.warmup_ratio, "Warmup as a share of all updates")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(from_to(0, 1))
       ->capture_default_str();
   command.add_option("--label-smoothing", options.label_smoothing, "Label smoothing of the training loss")
-      ->check(CLI::Range(0.0, 0.999))
+      ->check(at_least_below(0, 1))
       ->capture_default_str();
   command.add_option("--dropout", options.dropout, "Hidden dropout (default: the model's)")
-      ->check(CLI::Range(0.0, 0.999));
+      ->check(at_least_below(0, 1));
   command
       .add_option("--attention-dropout", options.attention_dropout,
                   "Attention dropout (default: the model's)")
-      ->check(CLI::Range(0.0, 0.999));
+      ->check(at_least_below(0, 1));
   command
       .add_option("--classifier-dropout", options.classifier_dropout,
                   "Classifier dropout (default: the model's)")
-      ->check(CLI::Range(0.0, 0.999));
+      ->check(at_least_below(0, 1));
   command.add_option("--precision", flags.precision, "fp32 or bf16 (fp16 needs a CUDA GPU)")
       ->capture_default_str();
   command.add_flag("--grad-checkpointing", options.grad_checkpointing,
                    "Recompute each encoder layer in backward instead of keeping its activations");
   command.add_option("--grad-accum", options.grad_accum, "Micro-batches per optimizer update")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16))
+      ->check(whole_from_to(1, 65536))
       ->capture_default_str();
   command.add_option("--max-grad-norm", options.max_grad_norm, "Clip the global gradient norm (0: off)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command.add_flag(
       "--no-shuffle{true},--shuffle{false}", flags.no_shuffle,
@@ -94,42 +96,45 @@ void add_train_options(CLI::App& command, TrainFlags& flags) {
   command.add_option("--bucketing", flags.bucketing, "length (batches of similar length) or none")
       ->capture_default_str();
   command.add_option("--pad-to-multiple", options.pad_to_multiple, "Pad each batch to a multiple of this")
-      ->check(CLI::Range(size_t{1}, size_t{4096}))
+      ->check(whole_from_to(1, 4096))
       ->capture_default_str();
   command.add_option("--log-every", options.log_every, "Updates between training rows in metrics.jsonl")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->check(whole_from_to(1, 1 << 30))
       ->capture_default_str();
   command.add_option("--eval-every", options.eval_every, "Updates between evaluations (0: each epoch)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command
       .add_option("--save-every", options.save_every,
                   "Updates between checkpoints (0: at each epoch end only)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command.add_flag("--resume", options.resume, "Continue from the last checkpoint in --output");
   command
       .add_option("--max-train-examples", options.max_train_examples,
                   "Use this many training examples, drawn with --seed (0: all)")
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command
       .add_option("--max-test-examples", options.max_test_examples,
                   "Evaluate the test split on this many examples, drawn with --seed (0: all)")
+      ->check(whole_at_least(0))
       ->capture_default_str();
   command
       .add_option("--energy-budget-kwh", options.energy_budget_kwh,
                   "Stop once the run has used this much energy, kWh (0: no budget)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command
       .add_option("--target-accuracy", options.target_accuracy,
                   "Stop once an evaluation reaches this accuracy (0: no target)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(from_to(0, 1))
       ->capture_default_str();
   command
       .add_option("--threads", options.threads,
                   "CPU threads (0: every CPU this process may use, shared out among the ranks that may use "
                   "the same ones)")
+      ->check(whole_from_to(0, 4096))
       ->capture_default_str();
   add_energy_flags(command, flags.energy);
 }

@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -41,15 +40,19 @@ class SequenceClassifierImpl : public torch::nn::Module {
 
 using SequenceClassifier = std::shared_ptr<SequenceClassifierImpl>;
 
-// The classifier for config.model_type. draw_initial_weights: Hugging Face's initialization, drawn from
-// torch's generator; false: parameters allocated but undefined, for a checkpoint to fill (then
-// initialize_like_hugging_face() for whatever it lacked).
+// The classifier for config.model_type. draw_initial_weights: every weight drawn with
+// draw_all_weights_like_hugging_face(); false: parameters allocated but undefined, for a checkpoint to fill
+// (then draw_missing_weights_like_hugging_face() for whatever it lacked).
 SequenceClassifier make_classifier(const ModelConfig& config, bool draw_initial_weights = true);
 
-// Hugging Face's _init_weights: linear and embedding weights normal(0, initializer_range), biases zero,
-// LayerNorm weight 1 and bias 0, the padding embedding row zero. only: the parameter names to draw
-// (empty: all).
-void initialize_like_hugging_face(SequenceClassifierImpl& model, const std::set<std::string>& only);
+// Hugging Face's _init_weights, from torch's generator: linear and embedding weights
+// normal(0, initializer_range), biases zero, LayerNorm weight 1 and bias 0, the padding embedding row zero.
+void draw_all_weights_like_hugging_face(SequenceClassifierImpl& model);
+
+// The same initialization for the named parameters alone (a checkpoint's missing_keys); every other
+// parameter is left as it is, and an empty list draws nothing.
+void draw_missing_weights_like_hugging_face(SequenceClassifierImpl& model,
+                                            const std::vector<std::string>& missing);
 
 // Multi-head self-attention over projected q, k, v (B, T, C) with padded keys masked; returns (B, T, C).
 // use_library_kernel: LibTorch's fused kernel where it has one (2.x); false: the explicit softmax path.

@@ -1,6 +1,7 @@
 #include "greentune/core/files.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,6 +136,45 @@ void write_file_atomically(const fs::path& path, std::string_view contents) {
   AtomicFile file(path);
   file.stream().write(contents.data(), static_cast<std::streamsize>(contents.size()));
   file.commit();
+}
+
+void append_to_file(const fs::path& path, std::string_view contents) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(ErrorCode::io, path.string(),
+                std::string("cannot open for appending: ") + std::strerror(errno),
+                "check the directory's permissions and free space");
+  }
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      throw Error(ErrorCode::io, path.string(), std::string("cannot append: ") + std::strerror(error),
+                  "check free disk space");
+    }
+    written += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
+void truncate_file(const fs::path& path, uint64_t size) {
+  std::error_code ec;
+  const uintmax_t current = fs::file_size(path, ec);
+  if (ec || current < size) {
+    throw Error(ErrorCode::invalid_data, path.string(),
+                ec ? fmt::format("is gone ({}) but {} bytes were written to it before", ec.message(), size)
+                   : fmt::format("has {} bytes but {} were written before", current, size),
+                "restore the file, or start over in a new directory");
+  }
+  fs::resize_file(path, size, ec);
+  if (ec) {
+    throw Error(ErrorCode::io, path.string(), "cannot cut the file back: " + ec.message(),
+                "check the file's permissions");
+  }
 }
 
 uint64_t fnv1a64(std::string_view bytes, uint64_t seed) {

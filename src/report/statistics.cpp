@@ -3,8 +3,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
-#include <limits>
 #include <numeric>
 
 #include "format.hpp"
@@ -122,72 +122,6 @@ std::string join_names(const std::vector<study::VariantSummary>& variants) {
   return detail::join(names, ", ");
 }
 
-// The modified Lentz continued fraction of the incomplete beta function (Numerical Recipes' betacf),
-// converging for x < (a + 1) / (a + b + 2).
-double incomplete_beta_fraction(double a, double b, double x) {
-  constexpr int kMaxIterations = 10000;
-  constexpr double kEpsilon = 4.0 * std::numeric_limits<double>::epsilon();  // a few units in the last place
-  constexpr double kTiny = 1e-300;  // keeps a denominator from being exactly zero
-  const double a_plus_b = a + b, a_plus_1 = a + 1.0, a_minus_1 = a - 1.0;
-  double c = 1.0;
-  double d = 1.0 - a_plus_b * x / a_plus_1;
-  d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
-  double fraction = d;
-  for (int m = 1; m <= kMaxIterations; ++m) {
-    const double two_m = 2.0 * m;
-    // Even step.
-    double coefficient = m * (b - m) * x / ((a_minus_1 + two_m) * (a + two_m));
-    d = 1.0 + coefficient * d;
-    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
-    c = 1.0 + coefficient / c;
-    c = std::fabs(c) < kTiny ? kTiny : c;
-    fraction *= d * c;
-    // Odd step.
-    coefficient = -(a + m) * (a_plus_b + m) * x / ((a + two_m) * (a_plus_1 + two_m));
-    d = 1.0 + coefficient * d;
-    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
-    c = 1.0 + coefficient / c;
-    c = std::fabs(c) < kTiny ? kTiny : c;
-    const double step = d * c;
-    fraction *= step;
-    if (std::fabs(step - 1.0) < kEpsilon) {
-      return fraction;
-    }
-  }
-  throw Error(ErrorCode::internal, "incomplete beta",
-              fmt::format("no convergence for a={} b={} x={}", a, b, x), "please report this");
-}
-
-// I_x(a, b), the regularized incomplete beta function.
-double regularized_incomplete_beta(double a, double b, double x) {
-  if (x <= 0.0) {
-    return 0.0;
-  }
-  if (x >= 1.0) {
-    return 1.0;
-  }
-  const double log_front =
-      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
-  const double front = std::exp(log_front);
-  if (x < (a + 1.0) / (a + b + 2.0)) {
-    return front * incomplete_beta_fraction(a, b, x) / a;
-  }
-  return 1.0 - front * incomplete_beta_fraction(b, a, 1.0 - x) / b;
-}
-
-// The v in (0, 1) with increasing(v) = target, bisected until pinned between adjacent doubles.
-template <typename Function>
-double solve_increasing(const Function& increasing, double target) {
-  double low = 0.0, high = 1.0;
-  while (true) {
-    const double middle = 0.5 * (low + high);
-    if (middle <= low || middle >= high) {
-      return middle;
-    }
-    (increasing(middle) < target ? low : high) = middle;
-  }
-}
-
 }  // namespace
 
 std::span<const MetricDefinition> metric_definitions() {
@@ -207,25 +141,7 @@ double student_t_quantile(double probability, double degrees_of_freedom) {
                             probability, degrees_of_freedom),
                 "please report this");
   }
-  if (probability < 0.5) {
-    return -student_t_quantile(1.0 - probability, degrees_of_freedom);
-  }
-  if (probability == 0.5) {
-    return 0.0;
-  }
-  // For x > 0, with y = df / (df + x^2) and z = 1 - y: P(|T| > x) = I_y(df/2, 1/2) and
-  // P(|T| < x) = I_z(1/2, df/2), both increasing in their argument. Bisect for whichever of y and z is the
-  // small one (y in the tails, z near the centre), so that x = sqrt(df z / y) keeps full precision.
-  const double two_tails = 2.0 * (1.0 - probability);
-  const double half_df = 0.5 * degrees_of_freedom;
-  if (two_tails < 0.5) {
-    const double y =
-        solve_increasing([&](double v) { return regularized_incomplete_beta(half_df, 0.5, v); }, two_tails);
-    return std::sqrt(degrees_of_freedom * (1.0 - y) / y);
-  }
-  const double z = solve_increasing([&](double v) { return regularized_incomplete_beta(0.5, half_df, v); },
-                                    2.0 * probability - 1.0);
-  return std::sqrt(degrees_of_freedom * z / (1.0 - z));
+  return boost::math::quantile(boost::math::students_t_distribution<double>(degrees_of_freedom), probability);
 }
 
 std::vector<size_t> pareto_front(std::span<const AccuracyEnergyPoint> points) {

@@ -165,28 +165,32 @@ double peak_memory_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports kilobytes
 }
 
-// metrics.jsonl: rewritten whole (temp file + rename) at each row, so a reader never sees half a line.
-// An empty path keeps the rows without writing them (the ranks other than 0).
+// metrics.jsonl, a line appended per row. A checkpoint records how many bytes the file had then; a
+// resumed run cuts it back to that (rows written after the checkpoint, a torn last line of a killed run
+// included, are computed again, identically), and a new run removes an earlier run's file (the first
+// row creates it again). An empty path writes nothing (the ranks other than 0).
 class MetricsLog {
  public:
   explicit MetricsLog(fs::path path) : path_(std::move(path)) {}
   void add(const nlohmann::json& row) {
-    text_ += row.dump() + "\n";
-    if (!path_.empty())
-      write_file_atomically(path_, text_);
+    if (path_.empty())
+      return;
+    const std::string line = row.dump() + "\n";
+    append_to_file(path_, line);
+    bytes_ += line.size();
   }
-  // A resumed run continues the rows of its checkpoint (rows written after it are dropped: they are
-  // recomputed identically).
-  void restore(std::string text) {
-    text_ = std::move(text);
-    if (!text_.empty() && !path_.empty())
-      write_file_atomically(path_, text_);
+  void continue_at(uint64_t bytes) {
+    bytes_ = bytes;
+    if (path_.empty())
+      return;
+    std::error_code ignored;  // a missing file is what a new run wants
+    bytes == 0 ? static_cast<void>(fs::remove(path_, ignored)) : truncate_file(path_, bytes);
   }
-  const std::string& text() const { return text_; }
+  uint64_t bytes() const { return bytes_; }
 
  private:
   fs::path path_;
-  std::string text_;
+  uint64_t bytes_ = 0;  // of the file, as this run has written it
 };
 
 nlohmann::json eval_row(int64_t step, double epoch, const model::EvalMetrics& metrics) {
@@ -220,14 +224,14 @@ struct LoopState {
   int64_t peak_step_tensor_bytes = 0;  // live tensors at the fullest moment of any training step
   EnergyTotals energy;                 // up to this checkpoint, earlier processes included
   EnergyForecast forecast;             // made after the first epoch; from_steps 0 until then
-  std::string metrics_text;            // metrics.jsonl so far
+  uint64_t metrics_bytes = 0;          // length of metrics.jsonl at this point
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
                                    padded_tokens, window_loss, window_batches, window_samples, window_tokens,
                                    best, final_eval, best_step, evaluations_without_improvement, stop_reason,
                                    train_seconds, step_seconds, trained_samples, trained_tokens,
-                                   peak_step_tensor_bytes, energy, forecast, metrics_text)
+                                   peak_step_tensor_bytes, energy, forecast, metrics_bytes)
 
 // A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
 // state of every rank, the loop state) made complete under a temporary name, then named by
@@ -683,7 +687,7 @@ TrainResult train(const TrainOptions& options) {
   std::optional<GradientReducer> reducer;
   if (world > 1)
     reducer.emplace(*group, parameters);
-  metrics_log.restore(state.metrics_text);
+  metrics_log.continue_at(state.metrics_bytes);
   if (root)
     run_energy.add_earlier(state.energy);  // state.energy covers every rank of the earlier processes
   EnergyTotals energy_so_far =
@@ -758,7 +762,7 @@ TrainResult train(const TrainOptions& options) {
   const auto checkpoint = [&](int64_t epoch, size_t next_batch) {
     state.epoch = epoch;
     state.next_batch = next_batch;
-    state.metrics_text = metrics_log.text();
+    state.metrics_bytes = metrics_log.bytes();
     state.energy = sum_with_energy(*group, run_energy.totals()).energy;
     const torch::Tensor rng_states = gather_rng_states(*group);
     if (!root)

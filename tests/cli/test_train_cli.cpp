@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -347,6 +348,12 @@ void expect_resumed_run_matches(int signal) {
     ASSERT_EQ(WEXITSTATUS(killed), 130) << "the run finished before it could be interrupted";
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "killed/result.json"));
+  // metrics.jsonl grows a line at a time, so a kill can leave a torn last line: the resumed run cuts
+  // the file back to the checkpoint's length.
+  {
+    std::ofstream torn(dir / "killed/metrics.jsonl", std::ios::app);
+    torn << "{\"step\": 99, \"lo";
+  }
 
   std::vector<std::string> resume = arguments("killed");
   resume.push_back("--resume");

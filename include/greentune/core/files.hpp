@@ -58,6 +58,14 @@ class AtomicFile {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 
+// Appends contents to path (created when missing) with one O_APPEND write, for logs that grow line by
+// line; a process killed in the middle may leave a torn last line. Throws Error(io) naming the path.
+void append_to_file(const std::filesystem::path& path, std::string_view contents);
+
+// Cuts path back to its first size bytes. Throws Error(invalid_data) when the file is missing or shorter
+// than size, Error(io) when it cannot be resized.
+void truncate_file(const std::filesystem::path& path, uint64_t size);
+
 // 64-bit FNV-1a: a fast, stable content fingerprint (not a cryptographic hash).
 uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL);
 

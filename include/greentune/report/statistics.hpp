@@ -87,7 +87,7 @@ StudyStatistics compute_statistics(const study::StudyResults& results);
 std::string energy_saving_statement(const StudyStatistics& statistics);
 
 // Student's t distribution's quantile: the x with P(T <= x) = probability, for any real
-// degrees_of_freedom > 0 (Welch-Satterthwaite gives fractional ones); relative error below 1e-10.
+// degrees_of_freedom > 0 (Welch-Satterthwaite gives fractional ones), from Boost.Math.
 double student_t_quantile(double probability, double degrees_of_freedom);
 
 // Non-dominated points of (accuracy: higher is better, energy: lower is better); returns their indices,

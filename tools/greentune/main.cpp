@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "greentune: error [usage]: {}{}\n", parse_error.what(),
                greentune::cli::states_its_fix(parse_error.what())
                    ? ""
-                   : fmt::format(" (fix: see `{} --help`)", command_line));
+                   : fmt::format(" {}see `{} --help`)", greentune::cli::kFixOpening, command_line));
     return static_cast<int>(greentune::ErrorCode::usage);
   } catch (const greentune::Error& error) {
     fmt::print(stderr, "greentune: error [{}]: {}\n", greentune::to_string(error.code()), error.what());

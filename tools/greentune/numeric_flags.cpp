@@ -24,7 +24,8 @@ struct Range {
     return (low_included ? value >= low : value > low) && (high_included ? value <= high : value < high);
   }
 
-  // "greater than 0", "from 0 to 1", "at least 0 and below 1", "a whole number from 1 to 65536".
+  // "a number greater than 0", "a number from 0 to 1", "a number of at least 0 and below 1",
+  // "a whole number from 1 to 65536".
   std::string describe() const {
     const std::string kind = whole ? "a whole number " : "a number ";
     if (std::isinf(high))
@@ -55,7 +56,7 @@ CLI::Validator validator(const Range& range) {
         const std::optional<double> value = parse_number(text, range.whole);
         if (value && range.contains(*value))
           return {};
-        return fmt::format("must be {}, got {} (fix: pass {})", description, text, description);
+        return fmt::format("must be {}, got {} {}pass {})", description, text, kFixOpening, description);
       },
       description);
 }

@@ -19,10 +19,12 @@ CLI::Validator at_least_below(double low, double high);  // [low, high)
 CLI::Validator whole_at_least(int64_t low);               // [low, int64 max]
 CLI::Validator whole_from_to(int64_t low, int64_t high);  // [low, high]
 
-// Whether a CLI11 error message already ends with its fix (a range check's does), as greentune's Error
-// messages do: "... (fix: ...)".
+// How greentune's Error messages, and a range check's, open their fix: "... (fix: ...)".
+inline constexpr std::string_view kFixOpening = "(fix: ";
+
+// Whether a CLI11 error message already ends with its fix (a range check's does).
 inline bool states_its_fix(std::string_view message) {
-  return message.find("(fix: ") != std::string_view::npos;
+  return message.find(kFixOpening) != std::string_view::npos;
 }
 
 }  // namespace greentune::cli

@@ -47,20 +47,6 @@ TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> i
   return tensors;
 }
 
-void to_json(nlohmann::json& json, const EvalMetrics& metrics) {
-  json = {{"accuracy", metrics.accuracy},
-          {"f1", metrics.macro_f1},
-          {"eval_loss", metrics.eval_loss},
-          {"n", metrics.n}};
-}
-
-void from_json(const nlohmann::json& json, EvalMetrics& metrics) {
-  json.at("accuracy").get_to(metrics.accuracy);
-  json.at("f1").get_to(metrics.macro_f1);
-  json.at("eval_loss").get_to(metrics.eval_loss);
-  json.at("n").get_to(metrics.n);
-}
-
 MetricsAccumulator::MetricsAccumulator(size_t num_labels)
     : num_labels_(num_labels),
       true_positive_(num_labels),

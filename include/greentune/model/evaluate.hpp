@@ -7,6 +7,7 @@
 
 #include "greentune/data/tokenized_cache.hpp"
 #include "greentune/model/classifier.hpp"
+#include "greentune/model/eval_metrics.hpp"
 
 namespace greentune::model {
 
@@ -24,15 +25,6 @@ TensorBatch pad_sequences(std::span<const data::TruncatedTokens> sequences, size
 // padded to padded_length (≥ every truncated length).
 TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> indices, size_t max_length,
                     size_t padded_length, int32_t pad_id);
-
-struct EvalMetrics {
-  size_t n = 0;
-  double accuracy = 0.0;
-  double macro_f1 = 0.0;   // F1 averaged over the labels present in the gold labels or the predictions
-  double eval_loss = 0.0;  // mean cross-entropy (never smoothed), nats per example
-};
-void to_json(nlohmann::json& json, const EvalMetrics& metrics);
-void from_json(const nlohmann::json& json, EvalMetrics& metrics);
 
 // Accumulates predictions batch by batch; torch-free arithmetic once the logits are reduced.
 class MetricsAccumulator {

@@ -16,6 +16,7 @@
 #include "greentune/train/launch.hpp"
 #include "greentune/train/optimizer.hpp"
 #include "greentune/train/run_energy.hpp"
+#include "greentune/train/run_result.hpp"
 #include "greentune/train/schedule.hpp"
 
 namespace greentune::train {
@@ -23,10 +24,6 @@ namespace greentune::train {
 enum class Precision { fp32, bf16, fp16 };
 Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16"; Error(usage) otherwise
 std::string_view to_string(Precision precision);
-
-inline constexpr const char* kStopEarlyStopping = "early-stopping";
-inline constexpr const char* kStopEnergyBudget = "energy-budget";
-inline constexpr const char* kStopTargetAccuracy = "target-accuracy";
 
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id

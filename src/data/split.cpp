@@ -11,13 +11,12 @@
 
 namespace greentune::data {
 
+Range validation_fraction_range() {
+  return at_least_below(0, 1);
+}
+
 void check_split_options(const SplitOptions& options) {
-  const double fraction = options.validation_fraction;
-  if (!(fraction >= 0.0 && fraction < 1.0)) {  // also rejects NaN
-    throw Error(ErrorCode::usage, "--validation-fraction",
-                fmt::format("validation fraction {} is outside [0, 1)", fraction),
-                "pass a fraction such as 0.1 (0 for no validation split)");
-  }
+  validation_fraction_range().check("--validation-fraction", options.validation_fraction);
 }
 
 TrainValidationSplit split_train_validation(size_t example_count, const SplitOptions& options) {

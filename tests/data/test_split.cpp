@@ -97,7 +97,7 @@ TEST(Split, BadFractionsAreErrors) {
     SCOPED_TRACE(fraction);
     const Error error = catch_error([&] { split_train_validation(10, {fraction, 42}); });
     EXPECT_EQ(error.code(), ErrorCode::usage);
-    EXPECT_THAT(error.what(), HasSubstr("outside [0, 1)"));
+    EXPECT_THAT(error.what(), HasSubstr("must be a number of at least 0 and below 1"));
     EXPECT_EQ(catch_error([&] { data::check_split_options({fraction, 42}); }).code(), ErrorCode::usage);
   }
   const Error everything = catch_error([] { split_train_validation(1, {0.9, 42}); });

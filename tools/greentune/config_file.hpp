@@ -1,19 +1,23 @@
 #pragma once
-// --config FILE for any command: a TOML file whose keys are the command's option names without the
-// leading dashes (`batch-size = 32`). Values fill only options the command line did not give, so flags
-// win over the file. Unknown keys and bad values are errors naming the file, line and key.
+// Options from TOML files: --config FILE of `greentune train` (keys are the option names without the
+// leading dashes, `batch-size = 32`) and a study's variants. A file's values fill only options the command
+// line did not give, so flags win over the file. Unknown keys and bad values are errors naming the file,
+// line and key.
 
 #include <CLI/CLI.hpp>
 #include <string>
-#include <vector>
+
+#include "greentune/study/plan.hpp"
+#include "greentune/train/train_options.hpp"
 
 namespace greentune::cli {
 
-void apply_config_file(CLI::App& command, const std::string& path);
+// Gives the option setting.key its arguments (as if typed on the command line). location says where they
+// came from ("file:line: key \"...\""), for the Error(usage) of an unknown key or bad value.
+void apply_setting(train::TrainOptions& options, const study::Setting& setting, const std::string& location);
 
-// Gives option --key the arguments (as if typed on the command line) and runs its checks. location says
-// where they came from ("file:line: key \"...\""), for the Error(usage) of an unknown key or bad value.
-void apply_option_arguments(CLI::App& command, const std::string& key,
-                            const std::vector<std::string>& arguments, const std::string& location);
+// The keys of the TOML file at path, for the options of command (registered from train::train_options())
+// that its command line did not give.
+void apply_config_file(const CLI::App& command, train::TrainOptions& options, const std::string& path);
 
 }  // namespace greentune::cli

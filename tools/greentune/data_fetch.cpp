@@ -55,7 +55,7 @@ void add_data_fetch_command(CLI::App& data) {
   fetch->add_option("--sha256", arguments->sha256, "Expected SHA-256 (hex) when the URL serves another file");
   fetch
       ->add_option("--size", arguments->size_bytes, "Expected size in bytes when the URL serves another file")
-      ->check(whole_at_least(1));
+      ->check(in_range(whole_at_least(1)));
   fetch->add_flag("--force", arguments->force, "Download again even when a verified copy exists");
   fetch->add_option("--data-dir", arguments->data_dir,
                     "Data directory to use instead of $GREENTUNE_DATA_DIR");

@@ -30,7 +30,7 @@ struct DataStatsFlags {
 
 void run_data_stats(const DataStatsFlags& flags) {
   data::StatsOptions options;
-  options.split = flags.data.split();
+  options.split = flags.data.split;
   options.max_length = flags.max_length;
   const data::DataSpec spec = flags.data.spec();
 
@@ -65,12 +65,12 @@ void add_data_stats_command(CLI::App& data) {
   add_data_flags(*command, flags->data);
   add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt: report token lengths");
   command->add_option("--max-length", flags->max_length, "Token limit whose overflow is reported")
-      ->check(whole_from_to(2, 1 << 20))
+      ->check(in_range(whole_from_to(2, 1 << 20)))
       ->capture_default_str();
   command
       ->add_option("--threads", flags->data.threads,
                    "Tokenizer threads when building the cache (0: all cores)")
-      ->check(whole_from_to(0, 1024))
+      ->check(in_range(whole_from_to(0, 1024)))
       ->capture_default_str();
   command->add_flag("--json", flags->json, "Print one JSON object instead of tables");
   command->callback([flags] { run_data_stats(*flags); });

@@ -45,7 +45,7 @@ std::vector<size_t> split_indices(const data::TokenizedDataset& dataset, const s
     std::iota(all.begin(), all.end(), size_t{0});
     return all;
   }
-  const data::TrainValidationSplit held_out = data::split_train_validation((*source)->size(), flags.split());
+  const data::TrainValidationSplit held_out = data::split_train_validation((*source)->size(), flags.split);
   if (name == "validation")
     return held_out.validation;
   if (name == "train")

@@ -24,7 +24,7 @@ namespace greentune::cli {
 namespace {
 
 struct MeasureFlags {
-  EnergyFlags energy;
+  energy::MeteringOptions energy;
   std::string output_dir = ".";
   std::string project_name = "greentune";
   std::string experiment_id;
@@ -93,7 +93,7 @@ void run_measure(const MeasureFlags& flags) {
   }
   const std::filesystem::path output_dir = flags.output_dir;
   greentune::create_directories(output_dir, "pass --output-dir with a writable directory");
-  energy::Metering metering = energy::start_metering(flags.energy.options());
+  energy::Metering metering = energy::start_metering(flags.energy);
   for (const std::string& note : metering.notes)
     log::info(note);
   metering.meter->begin("run");

@@ -51,14 +51,14 @@ void add_model_flags(CLI::App& command, ModelFlags& flags) {
   command.add_option("--vocab", flags.vocab, "vocab.txt to use instead of the model's")
       ->check(CLI::ExistingFile);
   command.add_option("--threads", flags.threads, "CPU threads (0: all cores)")
-      ->check(whole_from_to(0, 4096))
+      ->check(in_range(whole_from_to(0, 4096)))
       ->capture_default_str();
   command
       .add_option("--max-length", flags.max_length,
                   "Tokens per text, [CLS] and [SEP] included (default: the model's)")
-      ->check(whole_from_to(2, 1 << 20));
+      ->check(in_range(whole_from_to(2, 1 << 20)));
   command.add_option("--batch-size", flags.batch_size, "Texts per forward pass")
-      ->check(whole_from_to(1, 65536))
+      ->check(in_range(whole_from_to(1, 65536)))
       ->capture_default_str();
 }
 

@@ -1,23 +1,18 @@
 #pragma once
-// The allowed range of a numeric option, stated once where the option is declared, and one message for
-// every value outside it or not a number at all, e.g.
-//   greentune: error [usage]: --lr: must be greater than 0, got 0 (fix: pass a number greater than 0)
+// A numeric flag's allowed range as a CLI11 check, for the commands whose options are not in an option
+// table; the range itself (greentune::Range, core/option_table.hpp) gives one message for every value
+// outside it or not a number at all, e.g.
+//   greentune: error [usage]: --lr: must be a number greater than 0, got 0 (fix: pass a number greater than
+//   0)
 
 #include <CLI/CLI.hpp>
-#include <cstdint>
 #include <string_view>
+
+#include "greentune/core/option_table.hpp"
 
 namespace greentune::cli {
 
-// Any number (whole or not) in the range.
-CLI::Validator greater_than(double low);                 // (low, inf)
-CLI::Validator at_least(double low);                     // [low, inf)
-CLI::Validator from_to(double low, double high);         // [low, high]
-CLI::Validator at_least_below(double low, double high);  // [low, high)
-
-// Whole numbers only ("2.5" and "1e3" are refused).
-CLI::Validator whole_at_least(int64_t low);               // [low, int64 max]
-CLI::Validator whole_from_to(int64_t low, int64_t high);  // [low, high]
+CLI::Validator in_range(const Range& range);
 
 // How greentune's Error messages, and a range check's, open their fix: "... (fix: ...)".
 inline constexpr std::string_view kFixOpening = "(fix: ";

@@ -11,7 +11,7 @@
 #include "greentune/core/log.hpp"
 #include "greentune/report/report.hpp"
 #include "greentune/study/runner.hpp"
-#include "train_flags.hpp"
+#include "greentune/train/trainer.hpp"
 
 namespace greentune::cli {
 
@@ -42,36 +42,34 @@ std::vector<study::Setting> settings_from_flags(const std::vector<std::string>& 
   return settings;
 }
 
-// The trainer's options of one run: a fresh `train` option set given the variant's settings, exactly as
-// `greentune train` would read them from the command line; errors name the study file's line and key.
+// The trainer's options of one run: the defaults with the variant's settings and the command line's
+// --set over them, read through the train option table as `greentune train --config` reads a file, then
+// validated; errors name the study file's line and key.
 train::TrainOptions run_options(const study::StudyPlan& plan, const study::Variant& variant,
                                 const std::vector<study::Setting>& command_line, uint64_t seed,
                                 const std::filesystem::path& run_dir) {
-  CLI::App scratch("one run of a study");
-  scratch.name("train");
-  TrainFlags flags;
-  add_train_options(scratch, flags);
+  train::TrainOptions options;
   for (const study::Setting& setting : variant.settings) {
     const bool replaced = std::any_of(command_line.begin(), command_line.end(),
                                       [&](const study::Setting& given) { return given.key == setting.key; });
     if (!replaced) {
-      apply_option_arguments(scratch, setting.key, setting.arguments,
-                             fmt::format("{}:{}: key \"{}\"", plan.file.string(), setting.line, setting.key));
+      apply_setting(options, setting,
+                    fmt::format("{}:{}: key \"{}\"", plan.file.string(), setting.line, setting.key));
     }
   }
   for (const study::Setting& setting : command_line)
-    apply_option_arguments(scratch, setting.key, setting.arguments, "--set " + setting.key);
-  flags.data.seed = seed;
-  flags.output = run_dir.string();
+    apply_setting(options, setting, "--set " + setting.key);
+  options.seed = seed;
+  options.output = run_dir;
+  options.resume = true;  // a run the study started before continues from its checkpoint
   try {
-    train::TrainOptions options = resolve_train_options(flags);
-    options.resume = true;  // a run the study started before continues from its checkpoint
-    return options;
+    train::validate(options);
   } catch (const Error& error) {
     throw Error(error.code(),
                 fmt::format("{}:{}: variant \"{}\"", plan.file.string(), variant.line, variant.name),
                 error.what(), "fix the variant's options (or [base]) in the study file");
   }
+  return options;
 }
 
 void run_study_command(const StudyFlags& flags) {

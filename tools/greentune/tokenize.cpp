@@ -65,12 +65,12 @@ void add_tokenize_command(CLI::App& app) {
       "tokenize", "Tokenize JSON lines ({\"text\": ...}) with BERT WordPiece, exactly as Hugging Face does");
   add_tokenizer_flags(*command, flags->tokenizer, "WordPiece vocab.txt");
   command->add_option("--max-length", flags->max_length, "Maximum tokens per text, [CLS] and [SEP] included")
-      ->check(whole_from_to(2, 1 << 20))
+      ->check(in_range(whole_from_to(2, 1 << 20)))
       ->capture_default_str();
   command->add_option("--input", flags->input, "JSON lines file (default: stdin)");
   command->add_option("--output", flags->output, "Output file, written atomically (default: stdout)");
   command->add_option("--threads", flags->threads, "Worker threads")
-      ->check(whole_from_to(1, 1024))
+      ->check(in_range(whole_from_to(1, 1024)))
       ->capture_default_str();
   command->add_flag("--show-tokens", flags->show_tokens, "Also write the pieces as \"tokens\"");
   command->callback([flags] {

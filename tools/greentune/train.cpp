@@ -9,6 +9,7 @@
 #include "config_file.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/train/trainer.hpp"
 #include "numeric_flags.hpp"
 #include "train_flags.hpp"
 
@@ -23,8 +24,8 @@ void print_table(const nlohmann::json& resolved) {
   log::info(table);
 }
 
-void run_train(TrainFlags& flags, int group_timeout_s) {
-  train::TrainOptions options = resolve_train_options(flags);
+void run_train(const TrainFlags& flags, int group_timeout_s) {
+  train::TrainOptions options = flags.options;
   // Started by torchrun, mpirun or srun: one rank of a data-parallel run. Rank 0 speaks for the run;
   // the others print only warnings and errors.
   options.launch = train::read_launch_environment();
@@ -34,17 +35,16 @@ void run_train(TrainFlags& flags, int group_timeout_s) {
   if (options.launch.rank > 0)
     log::set_quiet(true);
   print_table(nlohmann::json(options));
-  const train::TrainResult result = train::train(options);
+  const train::RunResult result = train::train(options);
   if (options.launch.rank > 0)
     return;
   fmt::print(
       "steps          {}\ntrain_seconds  {:.1f}\naccuracy       {:.4f}\nf1             {:.4f}\neval_loss     "
       " {:.4f}\n",
-      result.steps, result.train_seconds, result.final_eval.accuracy, result.final_eval.macro_f1,
-      result.final_eval.eval_loss);
-  if (result.test)
-    fmt::print("test_accuracy  {:.4f}\n", result.test->accuracy);
-  fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy.kwh(), result.energy.co2_kg);
+      result.steps, result.train_seconds, result.accuracy, result.f1, result.eval_loss);
+  if (result.test_accuracy)
+    fmt::print("test_accuracy  {:.4f}\n", *result.test_accuracy);
+  fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy_kwh, result.co2_kg);
   fmt::print("output         {}\n", options.output.string());
 }
 
@@ -59,11 +59,11 @@ void add_train_command(CLI::App& app) {
       ->add_option("--group-timeout", *group_timeout_s,
                    "Data-parallel runs: seconds a rank waits for the others to start and in each exchange "
                    "(rank 0's evaluations included)")
-      ->check(whole_from_to(1, 1 << 30))
+      ->check(in_range(whole_from_to(1, 1 << 30)))
       ->capture_default_str();
   command->callback([flags, group_timeout_s, command] {
     if (!flags->config.empty())
-      apply_config_file(*command, flags->config);
+      apply_config_file(*command, flags->options, flags->config);
     run_train(*flags, *group_timeout_s);
   });
 }

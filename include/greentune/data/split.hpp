@@ -10,11 +10,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "greentune/core/option_table.hpp"
+
 namespace greentune::data {
 
 // The engine stream of the split: one no epoch index of the batch sampler reaches, so the split and the
 // batch order are independent draws even with the same seed.
 inline constexpr uint64_t validation_stream = ~uint64_t{0};
+
+// The share of train --validation-fraction may hold out: every option reading it states this range.
+Range validation_fraction_range();  // [0, 1)
 
 struct SplitOptions {
   double validation_fraction = 0.1;  // share of train held out, in [0, 1); 0 means no validation
@@ -26,7 +31,8 @@ struct TrainValidationSplit {
   std::vector<size_t> validation;  // positions in the original train split, ascending
 };
 
-// Error(usage) for a fraction outside [0, 1): lets a caller reject bad flags before any slow work.
+// Error(usage) for a fraction outside validation_fraction_range(): lets a caller reject bad flags before any
+// slow work.
 void check_split_options(const SplitOptions& options);
 
 // Throws what check_split_options throws, and Error(invalid_data) when the fraction would leave no

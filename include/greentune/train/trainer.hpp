@@ -2,107 +2,10 @@
 // Fine-tuning a sequence classifier: one readable training loop that does what a Hugging Face Trainer run
 // does (same batches, schedules, optimizers, clipping, losses), with the strategies the study compares.
 
-#include <chrono>
-#include <cstdint>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <string>
-
-#include "greentune/data/dataset.hpp"
-#include "greentune/data/sampler.hpp"
-#include "greentune/energy/machine.hpp"
-#include "greentune/model/evaluate.hpp"
-#include "greentune/train/launch.hpp"
-#include "greentune/train/optimizer.hpp"
-#include "greentune/train/run_energy.hpp"
 #include "greentune/train/run_result.hpp"
-#include "greentune/train/schedule.hpp"
+#include "greentune/train/train_options.hpp"
 
 namespace greentune::train {
-
-enum class Precision { fp32, bf16, fp16 };
-Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16"; Error(usage) otherwise
-std::string_view to_string(Precision precision);
-
-struct TrainOptions {
-  std::string model = "distilbert-base-uncased";  // directory or hub id
-  data::DataSpec data;
-  // Evaluation and test data, read like data (its format, columns and label names), each from its
-  // "test" split when it has one, else all of its examples. Empty eval_data: a validation share of data's
-  // train split is held out. Empty test_data: data's own test split, when it has one.
-  std::filesystem::path eval_data;
-  std::filesystem::path test_data;
-  std::filesystem::path vocab;      // empty: the model's vocab.txt
-  std::filesystem::path cache_dir;  // tokenized caches; empty: the default
-  std::filesystem::path output = "runs/latest";
-  size_t max_length = 512;  // tokens, [CLS] and [SEP] included
-  size_t batch_size = 16;   // examples per forward pass
-  int64_t epochs = 3;
-  int64_t max_steps = 0;  // optimizer updates; > 0 overrides epochs
-  OptimizerOptions optimizer;
-  Schedule schedule = Schedule::linear;
-  int64_t warmup_steps = 0;
-  double warmup_ratio = 0.0;     // used when warmup_steps is 0
-  double label_smoothing = 0.0;  // training loss only; eval_loss is never smoothed
-  std::optional<double> dropout, attention_dropout, classifier_dropout;  // unset: the model config's
-  Precision precision = Precision::fp32;
-  bool grad_checkpointing = false;  // recompute encoder layers in backward: less memory, same gradients
-  int64_t grad_accum = 1;           // micro-batches per optimizer update
-  double max_grad_norm = 1.0;       // 0 disables clipping
-  uint64_t seed = 42;
-  bool shuffle = true;
-  bool length_bucketing = true;  // with shuffle: batches of similar length; without shuffle: file order
-  size_t pad_to_multiple = 64;
-  double validation_fraction = 0.1;  // held out of train for evaluation
-  // Quick studies: this many training examples (validation share included) and test examples, drawn with
-  // the seed; 0: all of them.
-  size_t max_train_examples = 0;
-  size_t max_test_examples = 0;
-  int64_t log_every = 50;               // updates between training rows in metrics.jsonl
-  int64_t eval_every = 0;               // updates between evaluations; 0: at the end of each epoch
-  int64_t early_stopping_patience = 0;  // stop after this many evaluations without a better accuracy; 0: off
-  double energy_budget_kwh = 0.0;       // stop once the run has used this much energy; 0: no budget
-  double target_accuracy = 0.0;         // stop once an evaluation reaches this accuracy; 0: no target
-  int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
-  bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
-  int threads = 0;         // CPU threads; 0: all cores
-  energy::MeteringOptions metering;  // where the electricity comes from, PUE, sampling interval
-  // This process's place in a data-parallel run (read_launch_environment()); one process by default.
-  // batch_size and grad_accum are per rank: an update covers batch_size x grad_accum x world_size examples.
-  LaunchEnvironment launch;
-  std::chrono::seconds group_timeout{1800};  // how long a rank waits for the others (start-up, collectives)
-};
-void to_json(nlohmann::json& json, const TrainOptions& options);
-
-struct TrainResult {
-  model::EvalMetrics final_eval;
-  std::optional<model::EvalMetrics> test;
-  model::EvalMetrics best;
-  int64_t best_step = 0;
-  int64_t steps = 0;
-  // Why the run ended before its last step: kStopEarlyStopping, kStopEnergyBudget, kStopTargetAccuracy;
-  // empty when it ran to the end.
-  std::string stop_reason;
-  int64_t skipped_steps = 0;
-  double train_seconds = 0.0;
-  double padding_fraction = 0.0;     // of the training batches
-  double train_samples_per_s = 0.0;  // training steps only: evaluations and checkpoints excluded
-  double train_tokens_per_s = 0.0;   // real (unpadded) tokens, training steps only
-  double peak_memory_mb = 0.0;       // peak resident set size of the process
-  // Live tensors at the fullest moment of a training step: weights, gradients, optimizer state and the
-  // activations kept for backward (evaluations excluded); torch.cuda.max_memory_allocated's measure.
-  double peak_tensor_memory_mb = 0.0;
-  // With grad_checkpointing: the peak tensor memory one forward + backward pass of the longest training
-  // batch adds, measured once with and once without checkpointing before training starts.
-  struct CheckpointingMemory {
-    double plain_mb = 0.0, checkpointed_mb = 0.0;
-    double saved_mb() const { return plain_mb - checkpointed_mb; }
-  };
-  std::optional<CheckpointingMemory> checkpointing_memory;
-  EnergyTotals energy;      // the whole run, every process of a resumed run included
-  EnergyForecast forecast;  // made after the first epoch (from_steps 0 when the run had one epoch or less)
-};
 
 // Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the
 // resolved options), checkpoints (checkpoint.json naming checkpoint-<step>/) and the final model in Hugging
@@ -113,6 +16,6 @@ struct TrainResult {
 // When options.launch describes a data-parallel run, every rank calls train(): each runs its share of
 // every update's batches and rank 0 alone evaluates and writes; the result of the other ranks holds only
 // what they measured themselves. Error(distributed) when another rank fails or cannot be reached.
-TrainResult train(const TrainOptions& options);
+RunResult train(const TrainOptions& options);
 
 }  // namespace greentune::train

@@ -1,0 +1,144 @@
+#include "checkpoint.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <optional>
+#include <sstream>
+
+#include "greentune/core/error.hpp"
+#include "greentune/core/files.hpp"
+#include "greentune/core/log.hpp"
+#include "greentune/model/runtime.hpp"
+#include "greentune/model/weights.hpp"
+
+namespace greentune::train {
+
+namespace fs = std::filesystem;
+
+void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
+                     torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states) {
+  const std::string name = fmt::format("checkpoint-{}", state.step);
+  const fs::path directory = output / name;
+  const fs::path temporary = output / (name + ".tmp");
+  std::error_code ec;
+  fs::remove_all(temporary, ec);
+  greentune::create_directories(temporary, "pass --output with a writable directory");
+  model::save_weights(model, temporary / "model.safetensors");
+  torch::save(optimizer, (temporary / "optimizer.pt").string());
+  torch::save(rng_states, (temporary / "rng.pt").string());
+  write_file_atomically(temporary / "state.json", nlohmann::json(state).dump() + "\n");
+  fs::remove_all(directory, ec);
+  fs::rename(temporary, directory, ec);
+  if (ec) {
+    throw Error(ErrorCode::io, directory.string(), "cannot write the checkpoint: " + ec.message(),
+                "check free disk space and permissions of --output");
+  }
+  write_file_atomically(output / "checkpoint.json",
+                        nlohmann::json{{"dir", name}, {"step", state.step}}.dump() + "\n");
+  for (const auto& entry : fs::directory_iterator(output, ec)) {  // older checkpoints are superseded
+    const std::string entry_name = entry.path().filename().string();
+    if (entry_name.rfind("checkpoint-", 0) == 0 && entry_name != name)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
+namespace {
+
+// What every rank restores from a checkpoint besides the weights, as the files hold it.
+struct CheckpointFiles {
+  std::string state_json, optimizer_pt, rng_pt;
+};
+
+// Loads the newest checkpoint's weights of output into model and reads its other files; nullopt when
+// there is none.
+std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
+                                                       model::SequenceClassifierImpl& model) {
+  std::error_code ec;
+  if (!fs::exists(output / "checkpoint.json", ec))
+    return std::nullopt;
+  try {
+    const auto pointer = nlohmann::json::parse(read_file(output / "checkpoint.json"));
+    const fs::path directory = output / pointer.at("dir").get<std::string>();
+    const model::LoadReport report =
+        model::load_weights(model, model::SafetensorsFile::open(directory / "model.safetensors"));
+    if (!report.missing_keys.empty()) {
+      throw Error(ErrorCode::invalid_data, directory.string(),
+                  "the checkpoint lacks " + report.missing_keys.front(),
+                  "resume with the same model and labels, or start a new --output");
+    }
+    return CheckpointFiles{read_file(directory / "state.json"), read_file(directory / "optimizer.pt"),
+                           read_file(directory / "rng.pt")};
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(ErrorCode::parse, (output / "checkpoint.json").string(),
+                std::string("damaged checkpoint: ") + error.what(),
+                "remove the checkpoint files to start over");
+  }
+}
+
+// Restores the loop state, the optimizer state and this rank's generator state. rng.pt holds one state,
+// or one row per rank of the run that wrote it.
+void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopState& state,
+                        torch::optim::Optimizer& optimizer, const fs::path& output) {
+  try {
+    std::istringstream optimizer_stream(files.optimizer_pt);
+    torch::load(optimizer, optimizer_stream);
+    std::istringstream rng_stream(files.rng_pt);
+    torch::Tensor rng;
+    torch::load(rng, rng_stream);
+    if (rng.dim() == 2) {
+      if (rng.size(0) != world && rank == 0) {
+        log::warn(
+            fmt::format("the checkpoint was written by {} processes and is resumed by {}: dropout masks "
+                        "will differ from an uninterrupted run",
+                        rng.size(0), world));
+      }
+      rng = rng[rank % rng.size(0)].contiguous();
+    }
+    model::set_cpu_rng_state(rng);
+    state = nlohmann::json::parse(files.state_json).get<LoopState>();
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(ErrorCode::parse, output.string(), std::string("damaged checkpoint: ") + error.what(),
+                "remove the checkpoint files to start over");
+  } catch (const c10::Error& error) {
+    throw Error(ErrorCode::parse, output.string(),
+                std::string("damaged checkpoint: ") + error.what_without_backtrace(),
+                "remove the checkpoint files to start over");
+  }
+}
+
+}  // namespace
+
+bool resume_from_checkpoint(ProcessGroup& group, const fs::path& output, LoopState& state,
+                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer) {
+  std::optional<CheckpointFiles> files;
+  if (group.is_root())
+    files = load_checkpoint_weights(output, model);
+  std::string found = files ? "1" : "0";
+  group.broadcast(found, 0);
+  if (found != "1")
+    return false;
+  if (!files)
+    files.emplace();
+  group.broadcast(files->state_json, 0);
+  group.broadcast(files->optimizer_pt, 0);
+  group.broadcast(files->rng_pt, 0);
+  restore_checkpoint(*files, group.rank(), group.size(), state, optimizer, output);
+  return true;
+}
+
+torch::Tensor gather_rng_states(ProcessGroup& group) {
+  const torch::Tensor mine = model::cpu_rng_state().contiguous();
+  if (group.size() == 1)
+    return mine;
+  std::vector<torch::Tensor> states;
+  for (const std::string& bytes : group.all_gather(
+           std::string(static_cast<const char*>(mine.data_ptr()), static_cast<size_t>(mine.nbytes())))) {
+    torch::Tensor state = torch::empty_like(mine);
+    std::memcpy(state.data_ptr(), bytes.data(), std::min(bytes.size(), static_cast<size_t>(state.nbytes())));
+    states.push_back(state);
+  }
+  return torch::stack(states);
+}
+
+}  // namespace greentune::train

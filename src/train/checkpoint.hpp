@@ -1,0 +1,68 @@
+#pragma once
+// A run's checkpoints (private to the trainer): where the loop stands between two updates, saved with the
+// weights, optimizer state and every rank's generator state, and restored on every rank.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "greentune/model/classifier.hpp"
+#include "greentune/model/eval_metrics.hpp"
+#include "greentune/train/process_group.hpp"
+#include "greentune/train/run_energy.hpp"
+
+namespace greentune::train {
+
+// Where a run stands between two optimizer updates: everything a checkpoint must hold for a resumed run
+// to continue exactly as an uninterrupted one would.
+struct LoopState {
+  int64_t step = 0;       // optimizer updates done
+  int64_t epoch = 0;      // the epoch of the next batch
+  size_t next_batch = 0;  // its index in that epoch's plan
+  int64_t last_eval_step = -1;
+  size_t real_tokens = 0, padded_tokens = 0;  // of the epochs begun
+  // Since the last training row: summed micro-batch losses, their count, examples and real tokens.
+  double window_loss = 0.0;
+  int64_t window_batches = 0;
+  size_t window_samples = 0, window_tokens = 0;
+  model::EvalMetrics best, final_eval;
+  int64_t best_step = 0;
+  int64_t evaluations_without_improvement = 0;  // for early stopping
+  std::string stop_reason;                      // empty while the run goes on; see RunResult::stop_reason
+  double train_seconds = 0.0;                   // spent by earlier processes of this run
+  // Training steps only (forward, backward, update), evaluations and checkpoints excluded.
+  double step_seconds = 0.0;
+  size_t trained_samples = 0, trained_tokens = 0;
+  int64_t peak_step_tensor_bytes = 0;  // live tensors at the fullest moment of any training step
+  EnergyTotals energy;                 // up to this checkpoint, earlier processes included
+  EnergyForecast forecast;             // made after the first epoch; from_steps 0 until then
+  uint64_t metrics_bytes = 0;          // length of metrics.jsonl at this point
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
+                                   padded_tokens, window_loss, window_batches, window_samples, window_tokens,
+                                   best, final_eval, best_step, evaluations_without_improvement, stop_reason,
+                                   train_seconds, step_seconds, trained_samples, trained_tokens,
+                                   peak_step_tensor_bytes, energy, forecast, metrics_bytes)
+
+// A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
+// state of every rank, the loop state) made complete under a temporary name, then named by
+// OUT/checkpoint.json, written atomically: a process killed at any moment leaves the previous checkpoint or
+// the new one, never half. Rank 0 writes it.
+void save_checkpoint(const std::filesystem::path& output, const LoopState& state,
+                     model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                     const torch::Tensor& rng_states);
+
+// Resumes every rank from rank 0's newest checkpoint in output: rank 0 loads it and sends the loop,
+// optimizer and generator states to the others, so that they need not see rank 0's disk. (The weights
+// follow with the broadcast every run starts with.) False when there is no checkpoint.
+bool resume_from_checkpoint(ProcessGroup& group, const std::filesystem::path& output, LoopState& state,
+                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer);
+
+// Every rank's CPU generator state: one state for a single process, (ranks, state) for several.
+torch::Tensor gather_rng_states(ProcessGroup& group);
+
+}  // namespace greentune::train

@@ -1,0 +1,153 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "collectives.hpp"
+#include "greentune/core/error.hpp"
+#include "greentune/core/files.hpp"
+#include "greentune/core/log.hpp"
+#include "greentune/model/hub.hpp"
+#include "trainer_phases.hpp"
+
+namespace greentune::train {
+
+namespace fs = std::filesystem;
+
+UpdatePlan plan_updates(const TrainOptions& options, int64_t batches_per_epoch, int world) {
+  UpdatePlan plan;
+  plan.batches_per_update = options.grad_accum * world;
+  plan.updates_per_epoch = (batches_per_epoch + plan.batches_per_update - 1) / plan.batches_per_update;
+  plan.total_steps = options.max_steps > 0 ? options.max_steps : options.epochs * plan.updates_per_epoch;
+  plan.epochs = (plan.total_steps + plan.updates_per_epoch - 1) / plan.updates_per_epoch;
+  plan.warmup_steps = options.warmup_steps > 0
+                          ? options.warmup_steps
+                          : warmup_steps_from_ratio(options.warmup_ratio, plan.total_steps);
+  return plan;
+}
+
+Trainer::Trainer(const TrainOptions& options) : options_(options) {
+  validate(options);
+  group_ = connect_process_group(options.launch, options.group_timeout);
+  root_ = group_->is_root();
+  rank_ = group_->rank();
+  world_ = group_->size();
+  layout_ = lay_out_group(*group_, options.launch.local_rank);
+  // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
+  // the like fail now, before any slow work.
+  energy::MeteringOptions metering = options.metering;
+  metering.scope = layout_.scope;
+  run_energy_ = std::make_unique<RunEnergy>(metering);
+  // Processes allowed on the same CPUs split them.
+  const int threads =
+      options.threads > 0 || layout_.ranks_sharing_cpus == 1
+          ? options.threads
+          : std::max(1, static_cast<int>(model::allowed_cpus().size()) / layout_.ranks_sharing_cpus);
+  runtime_ = model::configure_cpu_runtime(threads);
+  if (root_)
+    greentune::create_directories(options.output, "pass --output with a writable directory");
+
+  // The tokenizer comes with the model; the labels come with the data; the classifier head needs both.
+  model_dir_ = root_first(*group_, [&] { return model::resolve_model_dir(options.model); });
+  tokenizer_.emplace(options.vocab.empty() ? text::WordPieceTokenizer::from_model_dir(model_dir_)
+                                           : text::WordPieceTokenizer::from_vocab_file(options.vocab));
+  data_ = std::make_unique<TrainingData>(
+      options, *group_, *tokenizer_,
+      data::CacheOptions{options.cache_dir, static_cast<unsigned>(runtime_.threads)});
+  prepare_model();
+  plan_ = plan_updates(options, static_cast<int64_t>(data_->sampler().batches_per_epoch()), world_);
+
+  resolved_ = options;
+  resolved_["data"] = data_->spec().path.string();
+  resolved_["model-dir"] = model_dir_.string();
+  resolved_["total-steps"] = plan_.total_steps;
+  resolved_["resolved-warmup-steps"] = plan_.warmup_steps;
+  resolved_["train-examples"] = data_->train_examples();
+  resolved_["validation-examples"] = data_->eval_indices().size();
+  resolved_["world-size"] = world_;
+  if (root_)
+    write_file_atomically(options.output / "config.json", resolved_.dump(2) + "\n");
+  log::info(fmt::format(
+      "training {} ({}) on {} examples, evaluating on {} ({}), {} updates of {} x {} x {} examples, {}",
+      model_dir_.string(), model::to_string(classifier_->config().model_type), data_->train_examples(),
+      data_->eval_indices().size(),
+      data_->evaluates_held_out_data() ? "held out of the training data" : options.eval_data.string(),
+      plan_.total_steps, options.batch_size, options.grad_accum,
+      world_ == 1 ? "1 process" : fmt::format("{} processes", world_), to_string(options.precision)));
+
+  optimizer_ = make_optimizer(*classifier_, options.optimizer);
+  parameters_ = classifier_->parameters();
+  metrics_log_.emplace(root_ ? options.output / "metrics.jsonl" : fs::path());
+  torch::manual_seed(options.seed);  // dropout masks
+  if (options.grad_checkpointing)
+    measure_checkpointing_memory();
+  if (options.resume && resume_from_checkpoint(*group_, options.output, state_, *classifier_, *optimizer_)) {
+    log::info(fmt::format("resumed from the checkpoint at step {} (epoch {}, batch {})", state_.step,
+                          state_.epoch, state_.next_batch));
+  } else if (options.resume) {
+    log::info(fmt::format("no checkpoint in {}: starting from the beginning", options.output.string()));
+  }
+  // Every rank starts from rank 0's weights (a resumed run's: its checkpoint's).
+  std::vector<torch::Tensor> weights = classifier_->parameters();
+  group_->broadcast(weights, 0);
+  if (world_ > 1)
+    reducer_.emplace(*group_, parameters_);
+  metrics_log_->continue_at(state_.metrics_bytes);
+  if (root_)
+    run_energy_->add_earlier(state_.energy);  // state_.energy covers every rank of the earlier processes
+  energy_so_far_ = sum_with_energy(*group_, run_energy_->totals()).energy;
+}
+
+// The pretrained weights (or a drawn model) with the data's labels, and the run's dropout and
+// checkpointing.
+void Trainer::prepare_model() {
+  model::PretrainedOptions pretrained_options;
+  pretrained_options.seed = options_.seed;
+  pretrained_options.vocab = options_.vocab;
+  pretrained_options.label_names = data_->label_names();
+  pretrained_.emplace(model::load_pretrained(model_dir_.string(), pretrained_options));
+  classifier_ = pretrained_->model.get();
+  const model::ModelConfig& config = classifier_->config();
+  if (options_.max_length > static_cast<size_t>(config.max_position_embeddings)) {
+    throw Error(ErrorCode::usage, "--max-length",
+                fmt::format("{} is more than the model's {} positions", options_.max_length,
+                            config.max_position_embeddings),
+                "lower --max-length");
+  }
+  classifier_->set_dropout(options_.dropout.value_or(config.hidden_dropout),
+                           options_.attention_dropout.value_or(config.attention_dropout),
+                           options_.classifier_dropout.value_or(config.classifier_dropout));
+  classifier_->set_gradient_checkpointing(options_.grad_checkpointing);
+}
+
+// What checkpointing saves: the tensor memory one forward + backward pass of the first epoch's longest
+// batch adds, plain and checkpointed. Dropout masks and gradients are restored afterwards, so training
+// continues as if the two passes had not run.
+void Trainer::measure_checkpointing_memory() {
+  const data::EpochPlan plan = data_->sampler().epoch(0);
+  const data::Batch& longest =
+      *std::max_element(plan.batches.begin(), plan.batches.end(), [](const auto& a, const auto& b) {
+        return a.padded_length * a.indices.size() < b.padded_length * b.indices.size();
+      });
+  const model::TensorBatch tensors = data_->collate(longest);
+  const torch::Tensor rng = model::cpu_rng_state();
+  const auto pass_peak_mb = [&](bool checkpointed) {
+    classifier_->set_gradient_checkpointing(checkpointed);
+    const int64_t before = tensor_memory_.current_bytes();
+    tensor_memory_.reset_peak();
+    training_loss(tensors).backward();
+    const double added_mb = static_cast<double>(tensor_memory_.peak_bytes() - before) / kBytesPerMebibyte;
+    for (torch::Tensor& parameter : classifier_->parameters())
+      parameter.mutable_grad() = torch::Tensor();
+    model::set_cpu_rng_state(rng);
+    return added_mb;
+  };
+  const double plain_mb = pass_peak_mb(false);
+  const double checkpointed_mb = pass_peak_mb(true);
+  checkpointing_memory_ = CheckpointingMemory{plain_mb, checkpointed_mb, plain_mb - checkpointed_mb};
+  log::info(fmt::format(
+      "gradient checkpointing: a pass over the longest batch ({} x {} tokens) needs {:.0f} MiB of tensors "
+      "instead of {:.0f} MiB (saves {:.0f} MiB)",
+      longest.indices.size(), longest.padded_length, checkpointed_mb, plain_mb, plain_mb - checkpointed_mb));
+}
+
+}  // namespace greentune::train

@@ -1,0 +1,55 @@
+#pragma once
+// The examples a run trains, evaluates and tests on (private to the trainer): the dataset tokenized with
+// the model's vocabulary, the validation share held out of it (or --eval-data), the test split (or
+// --test-data), the batch sampler over the training examples, and their collation into tensors.
+
+#include <optional>
+#include <vector>
+
+#include "greentune/data/sampler.hpp"
+#include "greentune/data/tokenized_cache.hpp"
+#include "greentune/model/evaluate.hpp"
+#include "greentune/text/tokenizer.hpp"
+#include "greentune/train/process_group.hpp"
+#include "greentune/train/train_options.hpp"
+
+namespace greentune::train {
+
+class TrainingData {
+ public:
+  // Reads and tokenizes options.data (rank 0 first, the other ranks from its caches), draws the
+  // --max-train-examples and the validation share with the seed, and plans the batches.
+  TrainingData(const TrainOptions& options, ProcessGroup& group, const text::WordPieceTokenizer& tokenizer,
+               const data::CacheOptions& cache);
+  TrainingData(const TrainingData&) = delete;  // the splits are referred to by address
+  TrainingData& operator=(const TrainingData&) = delete;
+
+  const data::DataSpec& spec() const { return spec_; }  // options.data with "imdb" resolved to its file
+  const std::vector<std::string>& label_names() const { return dataset_.label_names(); }
+  size_t train_examples() const { return train_indices_.size(); }
+  const data::BatchSampler& sampler() const { return *sampler_; }
+  // The examples of one planned batch, truncated to max_length and padded to the batch's length.
+  model::TensorBatch collate(const data::Batch& batch) const;
+
+  const data::TokenizedSplit& eval_split() const { return *eval_split_; }
+  const std::vector<size_t>& eval_indices() const { return eval_indices_; }
+  bool evaluates_held_out_data() const { return !eval_dataset_.has_value(); }
+  const data::TokenizedSplit* test_split() const { return test_split_; }  // nullptr: no test data
+  const std::vector<size_t>& test_indices() const { return test_indices_; }
+
+ private:
+  const TrainOptions& options_;
+  int32_t pad_id_;
+  data::DataSpec spec_;
+  data::TokenizedDataset dataset_;
+  std::optional<data::TokenizedDataset> eval_dataset_, test_dataset_;
+  const data::TokenizedSplit* train_split_;
+  std::vector<size_t> train_indices_;  // of train_split_, in file order
+  const data::TokenizedSplit* eval_split_;
+  std::vector<size_t> eval_indices_;
+  const data::TokenizedSplit* test_split_;
+  std::vector<size_t> test_indices_;
+  std::optional<data::BatchSampler> sampler_;  // over train_indices_
+};
+
+}  // namespace greentune::train

@@ -216,7 +216,7 @@ struct LoopState {
   model::EvalMetrics best, final_eval;
   int64_t best_step = 0;
   int64_t evaluations_without_improvement = 0;  // for early stopping
-  std::string stop_reason;                      // empty while the run goes on; see TrainResult::stop_reason
+  std::string stop_reason;                      // empty while the run goes on; see RunResult::stop_reason
   double train_seconds = 0.0;                   // spent by earlier processes of this run
   // Training steps only (forward, backward, update), evaluations and checkpoints excluded.
   double step_seconds = 0.0;
@@ -485,7 +485,7 @@ const data::TokenizedSplit& evaluation_split(const data::TokenizedDataset& datas
 
 }  // namespace
 
-TrainResult train(const TrainOptions& options) {
+RunResult train(const TrainOptions& options) {
   validate(options);
   // A data-parallel run: every rank runs this function on its share of each update's batches; rank 0
   // alone evaluates and writes. One process: a group of one, and every collective is a no-op.
@@ -638,7 +638,7 @@ TrainResult train(const TrainOptions& options) {
     return model::collate(train_split, members, options.max_length, batch.padded_length, tokenizer.pad_id());
   };
 
-  TrainResult result;
+  RunResult result;
   torch::manual_seed(options.seed);  // dropout masks
   if (options.grad_checkpointing) {
     // What checkpointing saves: the tensor memory one forward + backward pass of the first epoch's
@@ -664,12 +664,12 @@ TrainResult train(const TrainOptions& options) {
     };
     const double plain_mb = pass_peak_mb(false);
     const double checkpointed_mb = pass_peak_mb(true);
-    result.checkpointing_memory = TrainResult::CheckpointingMemory{plain_mb, checkpointed_mb};
+    result.checkpointing_memory = CheckpointingMemory{plain_mb, checkpointed_mb, plain_mb - checkpointed_mb};
     log::info(fmt::format(
         "gradient checkpointing: a pass over the longest batch ({} x {} tokens) needs {:.0f} MiB of tensors "
         "instead of {:.0f} MiB (saves {:.0f} MiB)",
         longest.indices.size(), longest.padded_length, result.checkpointing_memory->checkpointed_mb,
-        result.checkpointing_memory->plain_mb, result.checkpointing_memory->saved_mb()));
+        result.checkpointing_memory->plain_mb, result.checkpointing_memory->saved_mb));
   }
   LoopState state;
   if (options.resume && resume_from_checkpoint(*group, options.output, state, classifier, *optimizer)) {
@@ -904,12 +904,15 @@ TrainResult train(const TrainOptions& options) {
   if (state.last_eval_step != state.step) {
     record_eval(static_cast<double>(state.step) / static_cast<double>(updates_per_epoch));
   }
-  result.final_eval = state.final_eval;
-  result.best = state.best;
-  result.best_step = state.best_step;
+  result.accuracy = state.final_eval.accuracy;
+  result.f1 = state.final_eval.macro_f1;
+  result.eval_loss = state.final_eval.eval_loss;
+  result.n = state.final_eval.n;
+  result.best = {state.best_step, state.best};
   result.stop_reason = state.stop_reason;
   result.train_seconds = state.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
   result.steps = state.step;
+  result.train_samples = state.trained_samples;  // every rank's, every epoch's
   result.padding_fraction = state.padded_tokens == 0 ? 0.0
                                                      : 1.0 - static_cast<double>(state.real_tokens) /
                                                                  static_cast<double>(state.padded_tokens);
@@ -924,6 +927,7 @@ TrainResult train(const TrainOptions& options) {
     if (root) {
       result.test = evaluate(*test_split, sample_indices(test_split->size(), options.max_test_examples,
                                                          options.seed, kTestSampleStream));
+      result.test_accuracy = result.test->accuracy;
       log::info(fmt::format("test accuracy {:.4f} on {} examples", result.test->accuracy, result.test->n));
     }
     group->barrier();
@@ -931,8 +935,11 @@ TrainResult train(const TrainOptions& options) {
   }
   if (root)
     model::save_pretrained(options.output / "model", classifier, tokenizer);
-  result.forecast = state.forecast;
+  if (state.forecast.from_steps > 0)
+    result.energy_forecast = state.forecast;
   result.peak_memory_mb = peak_memory_mb();
+  result.world_size = world;
+  result.threads = runtime.threads;
 
   // Rank 0 gathers what every rank measured and writes the run's one emissions row and result.
   const nlohmann::json my_report = {{"energy", run_energy.finish(rank)},
@@ -943,78 +950,37 @@ TrainResult train(const TrainOptions& options) {
   if (!root)
     return result;
   std::vector<RankEnergy> rank_energies;
-  nlohmann::json ranks_summary = nlohmann::json::array();
-  nlohmann::json energy_methods = nlohmann::json::object();
+  std::vector<RankSummary> ranks;
   for (const std::string& text : reports) {
     const auto report = nlohmann::json::parse(text);
     rank_energies.push_back(report.at("energy").get<RankEnergy>());
     const RankEnergy& energy = rank_energies.back();
-    result.peak_memory_mb = std::max(result.peak_memory_mb, report.at("peak_memory_mb").get<double>());
-    result.peak_tensor_memory_mb =
-        std::max(result.peak_tensor_memory_mb, report.at("peak_tensor_memory_mb").get<double>());
-    ranks_summary.push_back({{"rank", energy.rank},
-                             {"host", energy.host},
-                             {"threads", report.at("threads")},
-                             {"peak_memory_mb", report.at("peak_memory_mb")},
-                             {"peak_tensor_memory_mb", report.at("peak_tensor_memory_mb")},
-                             {"energy_kwh", energy.totals.kwh()},
-                             {"energy_methods", energy.methods}});
+    ranks.push_back({energy.rank, energy.host, report.at("threads").get<int>(),
+                     report.at("peak_memory_mb").get<double>(),
+                     report.at("peak_tensor_memory_mb").get<double>(), energy.totals.kwh(), energy.methods});
+    result.peak_memory_mb = std::max(result.peak_memory_mb, ranks.back().peak_memory_mb);
+    result.peak_tensor_memory_mb = std::max(result.peak_tensor_memory_mb, ranks.back().peak_tensor_memory_mb);
     for (const auto& [component, method] : energy.methods.items())
-      add_method(energy_methods, component, method.get<std::string>());
+      add_method(result.energy_methods, component, method.get<std::string>());
   }
-  result.energy = write_run_energy(options.output, options.output.filename().string(), run_energy.earlier(),
-                                   rank_energies, run_energy.carbon(), options.metering.pue);
-  const EnergyTotals& energy = result.energy;
-
-  nlohmann::json summary = {
-      {"accuracy", result.final_eval.accuracy},
-      {"f1", result.final_eval.macro_f1},
-      {"eval_loss", result.final_eval.eval_loss},
-      {"n", result.final_eval.n},
-      {"best", {{"step", result.best_step}, {"metrics", result.best}}},
-      {"train_seconds", result.train_seconds},
-      {"steps", result.steps},
-      {"stopped_early", !result.stop_reason.empty()},
-      {"stop_reason", result.stop_reason},
-      {"skipped_steps", result.skipped_steps},
-      {"peak_memory_mb", result.peak_memory_mb},
-      {"peak_tensor_memory_mb", result.peak_tensor_memory_mb},
-      {"padding_fraction", result.padding_fraction},
-      {"train_samples", state.trained_samples},  // every rank's, every epoch's
-      {"train_samples_per_s", result.train_samples_per_s},
-      {"train_tokens_per_s", result.train_tokens_per_s},
-      {"energy_kwh", energy.kwh()},
-      {"gpu_kwh", energy.gpu_j / energy::kJoulesPerKwh},
-      {"cpu_kwh", energy.cpu_j / energy::kJoulesPerKwh},
-      {"dram_kwh", energy.dram_j / energy::kJoulesPerKwh},
-      {"ram_kwh", energy.ram_j / energy::kJoulesPerKwh},
-      {"eval_kwh", energy.eval_j / energy::kJoulesPerKwh},
-      {"co2_kg", energy.co2_kg},
-      {"average_w", energy.average_w()},
-      {"joules_per_sample",
-       state.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state.trained_samples)},
-      {"energy_methods", energy_methods},
-      {"world_size", world},
-      {"threads", runtime.threads},  // rank 0's intra-op threads (each rank's under "ranks")
-      {"carbon",
-       {{"gco2_per_kwh", run_energy.carbon().gco2_per_kwh},
-        {"zone", run_energy.carbon().zone},
-        {"reason", run_energy.carbon().reason}}},
-      {"config", resolved}};
-  if (result.forecast.from_steps > 0)
-    summary["energy_forecast"] = result.forecast;
   if (world > 1)
-    summary["ranks"] = ranks_summary;
-  if (const auto& memory = result.checkpointing_memory) {
-    summary["checkpointing_memory"] = {{"plain_mb", memory->plain_mb},
-                                       {"checkpointed_mb", memory->checkpointed_mb},
-                                       {"saved_mb", memory->saved_mb()}};
-  }
-  if (result.test) {
-    summary["test_accuracy"] = result.test->accuracy;
-    summary["test"] = *result.test;
-  }
-  write_file_atomically(options.output / "result.json", summary.dump(2) + "\n");
+    result.ranks = std::move(ranks);  // each rank's threads, memory and energy
+  const EnergyTotals energy =
+      write_run_energy(options.output, options.output.filename().string(), run_energy.earlier(),
+                       rank_energies, run_energy.carbon(), options.metering.pue);
+  result.energy_kwh = energy.kwh();
+  result.gpu_kwh = energy.gpu_j / energy::kJoulesPerKwh;
+  result.cpu_kwh = energy.cpu_j / energy::kJoulesPerKwh;
+  result.dram_kwh = energy.dram_j / energy::kJoulesPerKwh;
+  result.ram_kwh = energy.ram_j / energy::kJoulesPerKwh;
+  result.eval_kwh = energy.eval_j / energy::kJoulesPerKwh;
+  result.co2_kg = energy.co2_kg;
+  result.average_w = energy.average_w();
+  result.joules_per_sample =
+      state.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state.trained_samples);
+  result.carbon = {run_energy.carbon().gco2_per_kwh, run_energy.carbon().zone, run_energy.carbon().reason};
+  result.config = resolved;
+  write_file_atomically(options.output / kRunResultFile, nlohmann::json(result).dump(2) + "\n");
   return result;
 }
 

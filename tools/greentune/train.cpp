@@ -34,17 +34,16 @@ void run_train(TrainFlags& flags, int group_timeout_s) {
   if (options.launch.rank > 0)
     log::set_quiet(true);
   print_table(nlohmann::json(options));
-  const train::TrainResult result = train::train(options);
+  const train::RunResult result = train::train(options);
   if (options.launch.rank > 0)
     return;
   fmt::print(
       "steps          {}\ntrain_seconds  {:.1f}\naccuracy       {:.4f}\nf1             {:.4f}\neval_loss     "
       " {:.4f}\n",
-      result.steps, result.train_seconds, result.final_eval.accuracy, result.final_eval.macro_f1,
-      result.final_eval.eval_loss);
-  if (result.test)
-    fmt::print("test_accuracy  {:.4f}\n", result.test->accuracy);
-  fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy.kwh(), result.energy.co2_kg);
+      result.steps, result.train_seconds, result.accuracy, result.f1, result.eval_loss);
+  if (result.test_accuracy)
+    fmt::print("test_accuracy  {:.4f}\n", *result.test_accuracy);
+  fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy_kwh, result.co2_kg);
   fmt::print("output         {}\n", options.output.string());
 }
 

@@ -53,7 +53,7 @@ struct RankSummary {
   double peak_memory_mb = 0.0;
   double peak_tensor_memory_mb = 0.0;
   double energy_kwh = 0.0;
-  nlohmann::json energy_methods;  // "gpu": "nvml-energy-counter", ...
+  nlohmann::json energy_methods = nlohmann::json::object();  // "gpu": "nvml-energy-counter", ...
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankSummary, rank, host, threads, peak_memory_mb, peak_tensor_memory_mb,
                                    energy_kwh, energy_methods)
@@ -61,21 +61,21 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankSummary, rank, host, threads, peak_memory
 struct RunResult {
   // The last evaluation (on the validation data).
   double accuracy = 0.0;
-  double f1 = 0.0;         // macro-F1
-  double eval_loss = 0.0;  // mean cross-entropy, nats per example
-  size_t n = 0;            // examples evaluated
-  BestEvaluation best;     // the evaluation with the highest accuracy
-  std::optional<double> test_accuracy;        // the test split's, evaluated once at the end
-  std::optional<model::EvalMetrics> test;     // its other metrics
-  int64_t steps = 0;                          // optimizer updates made
-  std::string stop_reason;                    // kStop...; empty when the run made every update
-  int64_t skipped_steps = 0;                  // updates skipped by fp16 loss scaling (overflow)
-  double train_seconds = 0.0;                 // wall time of the whole run, every resumed process included
-  size_t train_samples = 0;                   // examples trained on, every rank's, every epoch's
-  double train_samples_per_s = 0.0;           // training steps only: evaluations and checkpoints excluded
-  double train_tokens_per_s = 0.0;            // real (unpadded) tokens, training steps only
-  double padding_fraction = 0.0;              // of the training batches' tokens
-  double peak_memory_mb = 0.0;                // peak resident set size, the largest of the ranks'
+  double f1 = 0.0;                         // macro-F1
+  double eval_loss = 0.0;                  // mean cross-entropy, nats per example
+  size_t n = 0;                            // examples evaluated
+  BestEvaluation best;                     // the evaluation with the highest accuracy
+  std::optional<double> test_accuracy;     // the test split's, evaluated once at the end
+  std::optional<model::EvalMetrics> test;  // its other metrics
+  int64_t steps = 0;                       // optimizer updates made
+  std::string stop_reason;                 // kStop...; empty when the run made every update
+  int64_t skipped_steps = 0;               // updates skipped by fp16 loss scaling (overflow)
+  double train_seconds = 0.0;              // wall time of the whole run, every resumed process included
+  size_t train_samples = 0;                // examples trained on, every rank's, every epoch's
+  double train_samples_per_s = 0.0;        // training steps only: evaluations and checkpoints excluded
+  double train_tokens_per_s = 0.0;         // real (unpadded) tokens, training steps only
+  double padding_fraction = 0.0;           // of the training batches' tokens
+  double peak_memory_mb = 0.0;             // peak resident set size, the largest of the ranks'
   // Live tensors at the fullest moment of a training step: weights, gradients, optimizer state and the
   // activations kept for backward (evaluations excluded); torch.cuda.max_memory_allocated's measure.
   double peak_tensor_memory_mb = 0.0;
@@ -86,9 +86,9 @@ struct RunResult {
   double eval_kwh = 0.0;  // the part of energy_kwh spent in evaluations
   double co2_kg = 0.0;
   double average_w = 0.0;
-  double joules_per_sample = 0.0;  // energy_kwh in joules per train_samples
-  nlohmann::json energy_methods;   // how each component was measured, every rank's methods
-  std::optional<EnergyForecast> energy_forecast;  // made after the first epoch of a run of several
+  double joules_per_sample = 0.0;                            // energy_kwh in joules per train_samples
+  nlohmann::json energy_methods = nlohmann::json::object();  // how each component was measured, every rank's
+  std::optional<EnergyForecast> energy_forecast;             // made after the first epoch of a run of several
   CarbonSource carbon;
   int world_size = 1;
   int threads = 0;                                // rank 0's intra-op threads
@@ -100,7 +100,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunResult, accuracy, f1, eval_loss, n, best, 
                                    train_samples_per_s, train_tokens_per_s, padding_fraction, peak_memory_mb,
                                    peak_tensor_memory_mb, checkpointing_memory, energy_kwh, gpu_kwh, cpu_kwh,
                                    dram_kwh, ram_kwh, eval_kwh, co2_kg, average_w, joules_per_sample,
-                                   energy_methods, energy_forecast, carbon, world_size, threads, ranks, config)
+                                   energy_methods, energy_forecast, carbon, world_size, threads, ranks,
+                                   config)
 
 inline constexpr const char* kRunResultFile = "result.json";  // in the run's output directory
 

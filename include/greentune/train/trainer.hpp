@@ -75,35 +75,6 @@ struct TrainOptions {
 };
 void to_json(nlohmann::json& json, const TrainOptions& options);
 
-struct TrainResult {
-  model::EvalMetrics final_eval;
-  std::optional<model::EvalMetrics> test;
-  model::EvalMetrics best;
-  int64_t best_step = 0;
-  int64_t steps = 0;
-  // Why the run ended before its last step: kStopEarlyStopping, kStopEnergyBudget, kStopTargetAccuracy;
-  // empty when it ran to the end.
-  std::string stop_reason;
-  int64_t skipped_steps = 0;
-  double train_seconds = 0.0;
-  double padding_fraction = 0.0;     // of the training batches
-  double train_samples_per_s = 0.0;  // training steps only: evaluations and checkpoints excluded
-  double train_tokens_per_s = 0.0;   // real (unpadded) tokens, training steps only
-  double peak_memory_mb = 0.0;       // peak resident set size of the process
-  // Live tensors at the fullest moment of a training step: weights, gradients, optimizer state and the
-  // activations kept for backward (evaluations excluded); torch.cuda.max_memory_allocated's measure.
-  double peak_tensor_memory_mb = 0.0;
-  // With grad_checkpointing: the peak tensor memory one forward + backward pass of the longest training
-  // batch adds, measured once with and once without checkpointing before training starts.
-  struct CheckpointingMemory {
-    double plain_mb = 0.0, checkpointed_mb = 0.0;
-    double saved_mb() const { return plain_mb - checkpointed_mb; }
-  };
-  std::optional<CheckpointingMemory> checkpointing_memory;
-  EnergyTotals energy;      // the whole run, every process of a resumed run included
-  EnergyForecast forecast;  // made after the first epoch (from_steps 0 when the run had one epoch or less)
-};
-
 // Runs the whole fine-tuning and writes into options.output: metrics.jsonl, result.json, config.json (the
 // resolved options), checkpoints (checkpoint.json naming checkpoint-<step>/) and the final model in Hugging
 // Face layout under model/. With the same options, threads and data, a run resumed from a checkpoint (after
@@ -113,6 +84,6 @@ struct TrainResult {
 // When options.launch describes a data-parallel run, every rank calls train(): each runs its share of
 // every update's batches and rank 0 alone evaluates and writes; the result of the other ranks holds only
 // what they measured themselves. Error(distributed) when another rank fails or cannot be reached.
-TrainResult train(const TrainOptions& options);
+RunResult train(const TrainOptions& options);
 
 }  // namespace greentune::train

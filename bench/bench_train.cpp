@@ -32,6 +32,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/random.hpp"
 #include "greentune/data/dataset.hpp"
+#include "greentune/train/run_result.hpp"
 
 namespace {
 
@@ -181,7 +182,7 @@ class DemoEpochBenchmarks {
             fmt::format("greentune train exited with {}: {}", status, last_line(log)).c_str());
         break;
       }
-      record_result(state, nlohmann::json::parse(greentune::read_file(run_dir / "result.json")));
+      record_result(state, greentune::train::read_run_result(run_dir));
     }
     fs::remove_all(run_dir);  // its saved model and checkpoint: tens of MB per configuration
   }
@@ -196,18 +197,17 @@ class DemoEpochBenchmarks {
     return *reviews_file_;
   }
 
-  void record_result(benchmark::State& state, const nlohmann::json& result) const {
-    const double train_seconds = result.at("train_seconds");
-    state.SetIterationTime(train_seconds);
-    state.counters["samples_per_s"] = result.at("train_samples_per_s").get<double>();
-    state.counters["tokens_per_s"] = result.at("train_tokens_per_s").get<double>();
-    state.counters["peak_tensor_mb"] = result.at("peak_tensor_memory_mb").get<double>();
-    state.counters["padding_fraction"] = result.at("padding_fraction").get<double>();
-    state.counters["peak_rss_mb"] = result.at("peak_memory_mb").get<double>();
-    state.counters["train_seconds"] = train_seconds;
+  void record_result(benchmark::State& state, const greentune::train::RunResult& result) const {
+    state.SetIterationTime(result.train_seconds);
+    state.counters["samples_per_s"] = result.train_samples_per_s;
+    state.counters["tokens_per_s"] = result.train_tokens_per_s;
+    state.counters["peak_tensor_mb"] = result.peak_tensor_memory_mb;
+    state.counters["padding_fraction"] = result.padding_fraction;
+    state.counters["peak_rss_mb"] = result.peak_memory_mb;
+    state.counters["train_seconds"] = result.train_seconds;
     state.counters["threads"] = threads_;
-    state.counters["joules_per_sample"] = result.at("joules_per_sample").get<double>();
-    state.counters["energy_kwh"] = result.at("energy_kwh").get<double>();
+    state.counters["joules_per_sample"] = result.joules_per_sample;
+    state.counters["energy_kwh"] = result.energy_kwh;
   }
 
   fs::path scratch_dir_;

@@ -8,6 +8,8 @@ namespace greentune::report::detail {
 
 namespace {
 
+using study::Metric;
+
 // Percent changes are shown to 0.1%, accuracy changes to 0.01 points.
 constexpr int kPercentDecimals = 1;
 constexpr int kPointsDecimals = 2;
@@ -60,10 +62,13 @@ Section metrics_section(const StudyStatistics& statistics) {
     table.header.push_back(variant.name);
     table.rows.front().push_back(std::to_string(variant.finished_runs));
   }
-  for (const MetricDefinition& metric : metric_definitions()) {
+  for (const study::MetricDefinition& metric : study::kMetrics) {
+    if (metric.label.empty()) {
+      continue;  // a results.csv column only
+    }
     std::vector<std::string> row = {std::string(metric.label)};
     for (const VariantStatistics& variant : statistics.variants) {
-      row.push_back(format_mean_std(variant.*metric.summary, metric.display_scale));
+      row.push_back(format_mean_std(variant.summary(metric.metric), metric.display_scale));
     }
     table.rows.push_back(std::move(row));
   }
@@ -96,8 +101,8 @@ Section pareto_section(const StudyStatistics& statistics) {
   Table table{.alignment = "lrr", .header = {"Variant", "Accuracy (%)", "Energy (kWh)"}, .rows = {}};
   for (const std::string& name : statistics.pareto_front) {
     const VariantStatistics& variant = *statistics.find(name);
-    table.rows.push_back({name, format_mean_std(variant.accuracy, kPercentPerFraction),
-                          format_mean_std(variant.energy_kwh, 1.0)});
+    table.rows.push_back({name, format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
+                          format_mean_std(variant.summary(Metric::energy_kwh), 1.0)});
   }
   return Section{
       .heading = "Accuracy-energy Pareto front",
@@ -157,13 +162,14 @@ Table paper_table(const StudyStatistics& statistics) {
   for (const VariantStatistics& variant : statistics.variants) {
     if (variant.name == statistics.baseline) {
       table.rows.push_back({variant.name, std::to_string(variant.finished_runs),
-                            format_mean_std(variant.accuracy, kPercentPerFraction),
-                            format_mean_std(variant.energy_kwh, 1.0), "baseline", "baseline"});
+                            format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
+                            format_mean_std(variant.summary(Metric::energy_kwh), 1.0), "baseline",
+                            "baseline"});
       continue;
     }
     table.rows.push_back({variant.name, std::to_string(variant.finished_runs),
-                          format_mean_std(variant.accuracy, kPercentPerFraction),
-                          format_mean_std(variant.energy_kwh, 1.0),
+                          format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
+                          format_mean_std(variant.summary(Metric::energy_kwh), 1.0),
                           format_change_value(variant.energy_change_percent, kPercentDecimals),
                           format_change_value(variant.accuracy_change_points, kPointsDecimals)});
     // The intervals go on a row of their own, under their changes, which keeps the table page-wide.

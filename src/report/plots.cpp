@@ -23,6 +23,7 @@ namespace greentune::report::detail {
 namespace {
 
 namespace fs = std::filesystem;
+using study::Metric;
 
 // PNG and SVG share one size (pixels; the SVG scales to its container) and font (points).
 constexpr const char* kCanvas = "size 960,600 noenhanced font 'sans,11'";
@@ -140,14 +141,17 @@ PlotSpec accuracy_energy_plot(const StudyStatistics& statistics,
                               const std::vector<const VariantStatistics*>& shown) {
   std::string variants_data = "# variant  energy_kwh  accuracy_%  energy_std_kwh  accuracy_std_%\n";
   for (const VariantStatistics* variant : shown) {
-    variants_data += fmt::format("{} {} {} {} {}\n", data_label(variant->name), variant->energy_kwh.mean,
-                                 variant->accuracy.mean * 100.0, variant->energy_kwh.std_dev.value_or(0.0),
-                                 variant->accuracy.std_dev.value_or(0.0) * 100.0);
+    variants_data +=
+        fmt::format("{} {} {} {} {}\n", data_label(variant->name), variant->summary(Metric::energy_kwh).mean,
+                    variant->summary(Metric::accuracy).mean * 100.0,
+                    variant->summary(Metric::energy_kwh).std_dev.value_or(0.0),
+                    variant->summary(Metric::accuracy).std_dev.value_or(0.0) * 100.0);
   }
   std::string front_data = "# energy_kwh  accuracy_%, by energy\n";
   for (const std::string& name : statistics.pareto_front) {
     const VariantStatistics& variant = *statistics.find(name);
-    front_data += fmt::format("{} {}\n", variant.energy_kwh.mean, variant.accuracy.mean * 100.0);
+    front_data += fmt::format("{} {}\n", variant.summary(Metric::energy_kwh).mean,
+                              variant.summary(Metric::accuracy).mean * 100.0);
   }
   return PlotSpec{.name = "accuracy_energy",
                   .title = "Accuracy vs energy",
@@ -170,8 +174,9 @@ PlotSpec accuracy_energy_plot(const StudyStatistics& statistics,
 PlotSpec energy_components_plot(const std::vector<const VariantStatistics*>& shown) {
   std::string data = "# variant  gpu_kwh  cpu_kwh  dram_kwh  ram_kwh (means)\n";
   for (const VariantStatistics* variant : shown) {
-    data += fmt::format("{} {} {} {} {}\n", data_label(variant->name), variant->gpu_kwh.mean,
-                        variant->cpu_kwh.mean, variant->dram_kwh.mean, variant->ram_kwh.mean);
+    data += fmt::format("{} {} {} {} {}\n", data_label(variant->name), variant->summary(Metric::gpu_kwh).mean,
+                        variant->summary(Metric::cpu_kwh).mean, variant->summary(Metric::dram_kwh).mean,
+                        variant->summary(Metric::ram_kwh).mean);
   }
   return PlotSpec{.name = "energy_components",
                   .title = "Energy per component",

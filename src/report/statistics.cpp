@@ -14,29 +14,7 @@ namespace greentune::report {
 
 namespace {
 
-// Reads one RunRecord field, so that the metric table below stays one line per metric.
-template <double study::RunRecord::*field>
-std::optional<double> field_of(const study::RunRecord& run) {
-  return run.*field;
-}
-
-constexpr MetricDefinition kMetrics[] = {
-    {"Accuracy (%)", 100.0, field_of<&study::RunRecord::accuracy>, &VariantStatistics::accuracy},
-    {"F1 (%)", 100.0, field_of<&study::RunRecord::f1>, &VariantStatistics::f1},
-    {"Test accuracy (%)", 100.0, [](const study::RunRecord& run) { return run.test_accuracy; },
-     &VariantStatistics::test_accuracy},
-    {"Energy (kWh)", 1.0, field_of<&study::RunRecord::energy_kwh>, &VariantStatistics::energy_kwh},
-    {"GPU (kWh)", 1.0, field_of<&study::RunRecord::gpu_kwh>, &VariantStatistics::gpu_kwh},
-    {"CPU (kWh)", 1.0, field_of<&study::RunRecord::cpu_kwh>, &VariantStatistics::cpu_kwh},
-    {"DRAM (kWh)", 1.0, field_of<&study::RunRecord::dram_kwh>, &VariantStatistics::dram_kwh},
-    {"RAM (kWh)", 1.0, field_of<&study::RunRecord::ram_kwh>, &VariantStatistics::ram_kwh},
-    {"CO2 (g)", 1000.0, field_of<&study::RunRecord::co2_kg>, &VariantStatistics::co2_kg},
-    {"Train time (s)", 1.0, field_of<&study::RunRecord::train_seconds>, &VariantStatistics::train_seconds},
-    {"Energy per sample (J)", 1.0, field_of<&study::RunRecord::joules_per_sample>,
-     &VariantStatistics::joules_per_sample},
-    {"Peak memory (MiB)", 1.0, field_of<&study::RunRecord::peak_memory_mb>,
-     &VariantStatistics::peak_memory_mb},
-};
+using study::Metric;
 
 Summary summarize(const std::vector<double>& values) {
   Summary summary;
@@ -124,10 +102,6 @@ std::string join_names(const std::vector<study::VariantSummary>& variants) {
 
 }  // namespace
 
-std::span<const MetricDefinition> metric_definitions() {
-  return kMetrics;
-}
-
 const VariantStatistics* StudyStatistics::find(std::string_view name) const {
   const auto found = std::find_if(variants.begin(), variants.end(),
                                   [&](const VariantStatistics& variant) { return variant.name == name; });
@@ -206,14 +180,14 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
   for (size_t index = 0; index < statistics.variants.size(); ++index) {
     VariantStatistics& variant = statistics.variants[index];
     variant.finished_runs = finished_runs[index].size();
-    for (const MetricDefinition& metric : kMetrics) {
+    for (const study::MetricDefinition& metric : study::kMetrics) {
       std::vector<double> values;
       for (const study::RunRecord* run : finished_runs[index]) {
-        if (const std::optional<double> value = metric.of_run(*run)) {
+        if (const std::optional<double> value = run->result ? metric.of(*run->result) : std::nullopt) {
           values.push_back(*value);
         }
       }
-      variant.*metric.summary = summarize(values);
+      variant.metrics[static_cast<size_t>(metric.metric)] = summarize(values);
     }
   }
 
@@ -223,10 +197,14 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
       continue;
     }
     VariantStatistics& variant = statistics.variants[index];
-    variant.energy_change_percent = percent_change(variant.energy_kwh, baseline.energy_kwh);
-    variant.co2_change_percent = percent_change(variant.co2_kg, baseline.co2_kg);
-    variant.train_seconds_change_percent = percent_change(variant.train_seconds, baseline.train_seconds);
-    variant.accuracy_change_points = points_change(variant.accuracy, baseline.accuracy);
+    variant.energy_change_percent =
+        percent_change(variant.summary(Metric::energy_kwh), baseline.summary(Metric::energy_kwh));
+    variant.co2_change_percent =
+        percent_change(variant.summary(Metric::co2_kg), baseline.summary(Metric::co2_kg));
+    variant.train_seconds_change_percent =
+        percent_change(variant.summary(Metric::train_seconds), baseline.summary(Metric::train_seconds));
+    variant.accuracy_change_points =
+        points_change(variant.summary(Metric::accuracy), baseline.summary(Metric::accuracy));
     if (variant.energy_change_percent && variant.accuracy_change_points &&
         variant.energy_change_percent->value <= -kEnergySavingThresholdPercent &&
         variant.accuracy_change_points->value >= -kAccuracyTolerancePoints) {
@@ -238,7 +216,7 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
   std::vector<const VariantStatistics*> plotted;
   for (const VariantStatistics& variant : statistics.variants) {
     if (variant.finished_runs > 0) {
-      points.push_back({variant.accuracy.mean, variant.energy_kwh.mean});
+      points.push_back({variant.summary(Metric::accuracy).mean, variant.summary(Metric::energy_kwh).mean});
       plotted.push_back(&variant);
     }
   }

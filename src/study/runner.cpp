@@ -16,7 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kResultFile = "result.json";    // written by the trainer when a run ends
 constexpr const char* kFailureFile = "failure.json";  // written here when a run throws
 
 // The trainer's stop_reason as a study status.
@@ -26,27 +25,13 @@ std::string status_of(const std::string& stop_reason) {
   return "stopped-" + stop_reason;
 }
 
-void read_finished_run(const fs::path& result_file, RunRecord& record) {
-  try {
-    const auto result = nlohmann::json::parse(read_file(result_file));
-    record.status = status_of(result.value("stop_reason", ""));
-    if (!result.contains("accuracy")) {
-      throw Error(ErrorCode::parse, result_file.string(), "damaged run result: it has no accuracy",
-                  "delete this result.json to train the run again");
-    }
-    read_run_metrics(result, record);
-  } catch (const nlohmann::json::exception& error) {
-    throw Error(ErrorCode::parse, result_file.string(), std::string("damaged run result: ") + error.what(),
-                "delete this result.json to train the run again");
-  }
-}
-
-// record's status and metrics from its run directory, as they are now.
+// record's status and result from its run directory, as they are now.
 void read_run_record(const fs::path& study_dir, RunRecord& record) {
   const fs::path run_dir = study_dir / record.run_dir;
   std::error_code ec;
-  if (fs::exists(run_dir / kResultFile, ec)) {
-    read_finished_run(run_dir / kResultFile, record);
+  if (fs::exists(run_dir / train::kRunResultFile, ec)) {
+    record.result = train::read_run_result(run_dir);
+    record.status = status_of(record.result->stop_reason);
   } else if (fs::exists(run_dir / kFailureFile, ec)) {
     record.status = kStatusFailed;
     record.error = nlohmann::json::parse(read_file(run_dir / kFailureFile)).value("error", "");
@@ -118,11 +103,8 @@ void write_results(const StudyResults& results, const fs::path& study_dir) {
   }
   std::vector<std::string> header = {"variant", "seed", "status"};
   header.insert(header.end(), override_keys.begin(), override_keys.end());
-  for (const char* metric :
-       {"accuracy", "f1", "eval_loss", "test_accuracy", "train_seconds", "gpu_kwh", "cpu_kwh", "dram_kwh",
-        "ram_kwh", "energy_kwh", "co2_kg", "joules_per_sample", "peak_memory_mb", "skipped_steps"}) {
-    header.emplace_back(metric);
-  }
+  for (const MetricDefinition& metric : kMetrics)
+    header.emplace_back(metric.key);
   std::string text = csv_line(header) + "\n";
   for (const RunRecord& run : results.runs) {
     std::vector<std::string> row = {run.variant, std::to_string(run.seed), run.status};
@@ -130,16 +112,13 @@ void write_results(const StudyResults& results, const fs::path& study_dir) {
       const auto value = run.overrides.find(key);
       row.push_back(value == run.overrides.end() ? "" : value->second);  // empty: [base]'s value
     }
-    if (is_finished(run.status)) {
-      for (const double value : {run.accuracy, run.f1, run.eval_loss})
-        row.push_back(number_text(value));
-      row.push_back(run.test_accuracy ? number_text(*run.test_accuracy) : "");
-      for (const double value : {run.train_seconds, run.gpu_kwh, run.cpu_kwh, run.dram_kwh, run.ram_kwh,
-                                 run.energy_kwh, run.co2_kg, run.joules_per_sample, run.peak_memory_mb})
-        row.push_back(number_text(value));
-      row.push_back(std::to_string(run.skipped_steps));
+    if (run.result) {
+      for (const MetricDefinition& metric : kMetrics) {
+        const std::optional<double> value = metric.of(*run.result);
+        row.push_back(value ? number_text(*value) : "");
+      }
     } else {
-      row.resize(header.size());  // no metrics yet: empty fields, so the columns never shift
+      row.resize(header.size());  // no result yet: empty fields, so the columns never shift
     }
     text += csv_line(row) + "\n";
   }
@@ -159,7 +138,7 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
       const std::string name = run_name(variant.name, seed);
       const fs::path run_dir = study_dir / "runs" / name;
       std::error_code ec;
-      if (fs::exists(run_dir / kResultFile, ec)) {
+      if (fs::exists(run_dir / train::kRunResultFile, ec)) {
         ++outcome.skipped;
         continue;
       }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "../model/model_test_support.hpp"
+#include "greentune/train/run_result.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
@@ -139,6 +140,29 @@ TEST(StudyCli, TwoShardsAndTheReportMergeGiveTheUnshardedResults) {
     EXPECT_TRUE(accuracy >= 0.0 && accuracy <= 1.0) << whole[row][5];
   }
   EXPECT_THAT(run_cli(study + (dir / "x").string() + "' --shard 3/2").err, HasSubstr("--shard"));
+}
+
+// `greentune report` reads every run's result.json again: one with a key renamed (from an older greentune
+// or edited by hand) fails with the file and the key, and no report shows that run's metric as 0.
+TEST(StudyCli, ReportOnARunResultWithARenamedKeyNamesTheFileAndKey) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "out/runs/base-seed1");
+  write_text(dir / "out/results.json", R"({"study": "t", "baseline": "base", "seeds": [1],
+    "variants": [{"name": "base", "overrides": {}}],
+    "runs": [{"variant": "base", "seed": 1, "status": "pending", "error": "", "run_dir": "runs/base-seed1",
+              "overrides": {}, "result": null}]})");
+  train::RunResult finished;
+  finished.accuracy = 0.9;
+  finished.energy_kwh = 0.002;
+  nlohmann::json result = finished;
+  result["energy_kWh"] = result.at("energy_kwh");
+  result.erase("energy_kwh");
+  const std::filesystem::path result_file = dir / "out/runs/base-seed1/result.json";
+  write_text(result_file, result.dump());
+  const CommandResult report = run_cli("report '" + (dir / "out").string() + "'");
+  EXPECT_EQ(report.exit_code, 5) << report.err;  // ErrorCode::parse
+  EXPECT_THAT(report.err, HasSubstr(result_file.string() + ": key \"energy_kwh\""));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/report.md"));
 }
 
 TEST(StudyCli, KilledWithSigkillAtAnyMomentAndStartedAgainEveryRunEndsDoneExactlyOnce) {

@@ -12,6 +12,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/report/report.hpp"
 #include "greentune/study/results.hpp"
+#include "report_test_support.hpp"
 #include "test_support.hpp"
 
 namespace greentune::report {
@@ -48,14 +49,7 @@ study::RunRecord run(const std::string& variant, uint64_t seed, const std::strin
   record.status = status;
   record.run_dir = "runs/" + variant + "-seed" + std::to_string(seed);
   if (study::is_finished(status)) {
-    record.accuracy = accuracy;
-    record.f1 = accuracy - 0.005;
-    record.energy_kwh = energy_kwh;
-    record.cpu_kwh = 0.6 * energy_kwh;
-    record.gpu_kwh = 0.3 * energy_kwh;
-    record.ram_kwh = 0.1 * energy_kwh;
-    record.co2_kg = 0.4 * energy_kwh;
-    record.train_seconds = 100000.0 * energy_kwh;
+    record.result = finished_result(accuracy, energy_kwh);
   }
   return record;
 }
@@ -228,6 +222,25 @@ TEST(Report, WithoutGnuplotWritesTheReportAndSaysHowToInstallIt) {
   EXPECT_THAT(html, Not(HasSubstr("<svg")));
   EXPECT_THAT(html, HasSubstr("Variants that save at least 10% energy"));
   EXPECT_FALSE(fs::exists(dir / "plots/accuracy_energy.png"));
+}
+
+// A results.json whose run lacks a metric (hand-edited, or from an older greentune) is an error naming the
+// file and the metric: the report never shows it as 0.
+TEST(Report, AResultsJsonRunWithoutAMetricIsAnErrorNamingItNotAZero) {
+  TempDir dir;
+  write_study(dir.path());
+  nlohmann::json results = nlohmann::json::parse(read_text(dir / "results.json"));
+  results["runs"][0]["result"].erase("energy_kwh");
+  write_text(dir / "results.json", results.dump());
+  try {
+    write_report(dir.path());
+    FAIL() << "expected an Error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::parse);
+    EXPECT_THAT(error.what(), HasSubstr((dir / "results.json").string()));
+    EXPECT_THAT(error.what(), HasSubstr("energy_kwh"));
+  }
+  EXPECT_FALSE(fs::exists(dir / "report.md"));
 }
 
 TEST(Report, NeedsTheStudyResults) {

@@ -10,10 +10,12 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/report/statistics.hpp"
+#include "report_test_support.hpp"
 
 namespace greentune::report {
 namespace {
 
+using study::Metric;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -24,13 +26,7 @@ study::RunRecord finished_run(const std::string& variant, uint64_t seed, double 
   run.seed = seed;
   run.status = study::kStatusDone;
   run.run_dir = "runs/" + variant + "-seed" + std::to_string(seed);
-  run.accuracy = accuracy;
-  run.f1 = accuracy - 0.01;
-  run.energy_kwh = energy_kwh;
-  run.cpu_kwh = 0.75 * energy_kwh;
-  run.ram_kwh = 0.25 * energy_kwh;
-  run.co2_kg = 0.4 * energy_kwh;  // 400 g/kWh
-  run.train_seconds = 1000.0 * energy_kwh;
+  run.result = finished_result(accuracy, energy_kwh);
   return run;
 }
 
@@ -98,22 +94,22 @@ TEST(Statistics, MeanAndSampleStandardDeviation) {
       make_study({{"base", {{0.90, 1.0}, {0.91, 1.2}, {0.92, 1.4}}}, {"single", {{0.88, 0.5}}}}));
   const VariantStatistics& base = variant_named(statistics, "base");
   EXPECT_EQ(base.finished_runs, 3u);
-  EXPECT_EQ(base.energy_kwh.n, 3u);
-  EXPECT_NEAR(base.energy_kwh.mean, 1.2, 1e-12);
-  ASSERT_TRUE(base.energy_kwh.std_dev);
-  EXPECT_NEAR(*base.energy_kwh.std_dev, 0.2, 1e-12);  // sqrt((0.04 + 0 + 0.04) / (3 - 1))
-  EXPECT_NEAR(base.accuracy.mean, 0.91, 1e-12);
-  EXPECT_NEAR(*base.accuracy.std_dev, 0.01, 1e-12);
-  EXPECT_NEAR(base.f1.mean, 0.90, 1e-12);
-  EXPECT_NEAR(base.cpu_kwh.mean, 0.9, 1e-12);
-  EXPECT_NEAR(*base.cpu_kwh.std_dev, 0.15, 1e-12);
-  EXPECT_NEAR(base.co2_kg.mean, 0.48, 1e-12);
-  EXPECT_NEAR(base.train_seconds.mean, 1200.0, 1e-9);
-  EXPECT_EQ(base.test_accuracy.n, 0u);  // no run has a test split
+  EXPECT_EQ(base.summary(Metric::energy_kwh).n, 3u);
+  EXPECT_NEAR(base.summary(Metric::energy_kwh).mean, 1.2, 1e-12);
+  ASSERT_TRUE(base.summary(Metric::energy_kwh).std_dev);
+  EXPECT_NEAR(*base.summary(Metric::energy_kwh).std_dev, 0.2, 1e-12);  // sqrt((0.04 + 0 + 0.04) / (3 - 1))
+  EXPECT_NEAR(base.summary(Metric::accuracy).mean, 0.91, 1e-12);
+  EXPECT_NEAR(*base.summary(Metric::accuracy).std_dev, 0.01, 1e-12);
+  EXPECT_NEAR(base.summary(Metric::f1).mean, 0.90, 1e-12);
+  EXPECT_NEAR(base.summary(Metric::cpu_kwh).mean, 0.9, 1e-12);
+  EXPECT_NEAR(*base.summary(Metric::cpu_kwh).std_dev, 0.15, 1e-12);
+  EXPECT_NEAR(base.summary(Metric::co2_kg).mean, 0.48, 1e-12);
+  EXPECT_NEAR(base.summary(Metric::train_seconds).mean, 1200.0, 1e-9);
+  EXPECT_EQ(base.summary(Metric::test_accuracy).n, 0u);  // no run has a test split
 
   const VariantStatistics& single = variant_named(statistics, "single");
-  EXPECT_NEAR(single.energy_kwh.mean, 0.5, 1e-12);
-  EXPECT_FALSE(single.energy_kwh.std_dev);  // one run has no spread
+  EXPECT_NEAR(single.summary(Metric::energy_kwh).mean, 0.5, 1e-12);
+  EXPECT_FALSE(single.summary(Metric::energy_kwh).std_dev);  // one run has no spread
   ASSERT_TRUE(single.energy_change_percent);
   EXPECT_NEAR(single.energy_change_percent->value, (0.5 / 1.2 - 1.0) * 100.0, 1e-9);
   EXPECT_FALSE(single.energy_change_percent->ci95);  // fewer than 2 runs on a side
@@ -122,12 +118,12 @@ TEST(Statistics, MeanAndSampleStandardDeviation) {
 
 TEST(Statistics, TestAccuracyIsOverTheRunsThatHaveIt) {
   study::StudyResults results = make_study({{"base", {{0.9, 1.0}, {0.9, 1.0}, {0.9, 1.0}}}});
-  results.runs[0].test_accuracy = 0.80;
-  results.runs[2].test_accuracy = 0.84;
+  results.runs[0].result->test_accuracy = 0.80;
+  results.runs[2].result->test_accuracy = 0.84;
   const StudyStatistics statistics = compute_statistics(results);
   const VariantStatistics& base = variant_named(statistics, "base");
-  EXPECT_EQ(base.test_accuracy.n, 2u);
-  EXPECT_NEAR(base.test_accuracy.mean, 0.82, 1e-12);
+  EXPECT_EQ(base.summary(Metric::test_accuracy).n, 2u);
+  EXPECT_NEAR(base.summary(Metric::test_accuracy).mean, 0.82, 1e-12);
 }
 
 TEST(Statistics, PercentChangeWithDeltaMethodIntervalOnEqualSpread) {
@@ -178,8 +174,8 @@ TEST(Statistics, FailedAndPendingRunsAreCountedButNotSummarized) {
   const StudyStatistics statistics = compute_statistics(results);
   const VariantStatistics& base = variant_named(statistics, "base");
   EXPECT_EQ(base.finished_runs, 3u);
-  EXPECT_NEAR(base.energy_kwh.mean, 1.2, 1e-12);
-  EXPECT_NEAR(*base.energy_kwh.std_dev, 0.2, 1e-12);
+  EXPECT_NEAR(base.summary(Metric::energy_kwh).mean, 1.2, 1e-12);
+  EXPECT_NEAR(*base.summary(Metric::energy_kwh).std_dev, 0.2, 1e-12);
   EXPECT_EQ(base.runs_by_status, (std::map<std::string, size_t>{{study::kStatusDone, 2},
                                                                 {study::kStatusEarlyStopping, 1},
                                                                 {study::kStatusFailed, 1},
@@ -193,7 +189,7 @@ TEST(Statistics, VariantWithoutFinishedRunsHasNoChangeAndIsOffTheFront) {
   const StudyStatistics statistics = compute_statistics(results);
   const VariantStatistics& broken = variant_named(statistics, "broken");
   EXPECT_EQ(broken.finished_runs, 0u);
-  EXPECT_EQ(broken.energy_kwh.n, 0u);
+  EXPECT_EQ(broken.summary(Metric::energy_kwh).n, 0u);
   EXPECT_FALSE(broken.energy_change_percent);
   EXPECT_FALSE(broken.accuracy_change_points);
   EXPECT_THAT(statistics.pareto_front, ElementsAre("base"));

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <sstream>
 
 #include "greentune/core/error.hpp"
@@ -26,22 +27,23 @@ precision = "bf16"
   return read_study_file(dir / "study.toml");
 }
 
-// Writes what a finished training run leaves: a result.json whose numbers tell the run apart.
+// Writes what a finished training run leaves: a complete result.json whose numbers tell the run apart.
 void finish_run(const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir,
                 const std::string& stop_reason = "") {
   std::filesystem::create_directories(run_dir);
   const double energy = (variant.name == "base" ? 2.0 : 1.0) + 0.1 * static_cast<double>(seed);
-  testing::write_text(run_dir / "result.json", nlohmann::json{{"accuracy", 0.9},
-                                                              {"f1", 0.89},
-                                                              {"eval_loss", 0.3},
-                                                              {"test_accuracy", 0.88},
-                                                              {"train_seconds", 10.0},
-                                                              {"cpu_kwh", energy / 2},
-                                                              {"ram_kwh", energy / 2},
-                                                              {"energy_kwh", energy},
-                                                              {"co2_kg", energy * 0.4},
-                                                              {"stop_reason", stop_reason}}
-                                                   .dump());
+  train::RunResult result;
+  result.accuracy = 0.9;
+  result.f1 = 0.89;
+  result.eval_loss = 0.3;
+  result.test_accuracy = 0.88;
+  result.train_seconds = 10.0;
+  result.cpu_kwh = energy / 2;
+  result.ram_kwh = energy / 2;
+  result.energy_kwh = energy;
+  result.co2_kg = energy * 0.4;
+  result.stop_reason = stop_reason;
+  testing::write_text(run_dir / train::kRunResultFile, nlohmann::json(result).dump());
 }
 
 std::vector<std::string> lines_of(const std::filesystem::path& path) {
@@ -69,14 +71,18 @@ TEST(StudyRunner, RunsEachVariantAndSeedOnceAndWritesTheResults) {
   ASSERT_EQ(outcome.results.runs.size(), 4u);
   EXPECT_EQ(outcome.results.runs[0].status, kStatusDone);
   EXPECT_EQ(outcome.results.runs[1].status, kStatusEnergyBudget);
-  EXPECT_DOUBLE_EQ(outcome.results.runs[3].energy_kwh, 1.2);
-  EXPECT_EQ(outcome.results.runs[3].test_accuracy, 0.88);
+  ASSERT_TRUE(outcome.results.runs[3].result.has_value());
+  EXPECT_DOUBLE_EQ(outcome.results.runs[3].result->energy_kwh, 1.2);
+  EXPECT_EQ(outcome.results.runs[3].result->test_accuracy, 0.88);
 
   const StudyResults read_back = read_results(dir / "out");
   EXPECT_EQ(read_back.study, "t");
   EXPECT_EQ(read_back.baseline, "base");
   EXPECT_EQ(read_back.runs.size(), 4u);
   EXPECT_EQ(read_back.runs[2].overrides, (std::map<std::string, std::string>{{"precision", "bf16"}}));
+  // Each row holds the run's whole result.json.
+  EXPECT_EQ(nlohmann::json(read_back.runs[3].result),
+            nlohmann::json::parse(testing::read_text(dir / "out/runs/cheap,fast-seed2/result.json")));
 
   const auto csv = lines_of(dir / "out/results.csv");
   ASSERT_EQ(csv.size(), 5u);
@@ -93,6 +99,48 @@ TEST(StudyRunner, RunsEachVariantAndSeedOnceAndWritesTheResults) {
       });
   EXPECT_EQ(again.skipped, 4u);
   EXPECT_EQ(again.ran, 0u);
+}
+
+// A result.json that is not what the trainer writes (an older or hand-edited one) stops the study with
+// an error naming the file and the key; no metric of it is ever read as 0.
+TEST(StudyRunner, ARunResultWithAKeyRenamedMissingOrMistypedIsAnErrorNamingTheFileAndKey) {
+  struct Damage {
+    std::string key;  // the key the error names
+    std::function<void(nlohmann::json&)> apply;
+  };
+  const std::vector<Damage> damages = {
+      {"energy_kwh",
+       [](nlohmann::json& result) {
+         result["energy_kWh"] = result.at("energy_kwh");
+         result.erase("energy_kwh");
+       }},
+      {"f1", [](nlohmann::json& result) { result.erase("f1"); }},
+      {"accuracy", [](nlohmann::json& result) { result["accuracy"] = "0.9"; }},
+      {"best.metrics.accuracy", [](nlohmann::json& result) { result["best"]["metrics"].erase("accuracy"); }},
+  };
+  for (const Damage& damage : damages) {
+    testing::TempDir dir;
+    const StudyPlan plan = two_by_two(dir);
+    const std::filesystem::path damaged = dir / "out/runs/base-seed1" / train::kRunResultFile;
+    try {
+      run_study(plan, dir / "out",
+                [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+                  finish_run(variant, seed, run_dir);
+                  if (run_dir / train::kRunResultFile == damaged) {
+                    nlohmann::json result = nlohmann::json::parse(testing::read_text(damaged));
+                    damage.apply(result);
+                    testing::write_text(damaged, result.dump());
+                  }
+                });
+      ADD_FAILURE() << damage.key << ": the study read the damaged result.json";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::parse) << error.what();
+      EXPECT_THAT(error.what(),
+                  HasSubstr(damaged.string() + ": key \"" + damage.key + "\": damaged run result"));
+      EXPECT_THAT(error.what(), HasSubstr("delete this result.json"));
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "out/results.csv")) << damage.key;
+  }
 }
 
 TEST(StudyRunner, AFailedRunIsRecordedTheOthersGoOnAndTheNextStartRetriesIt) {
@@ -167,7 +215,7 @@ TEST(StudyRunner, ShardsSplitTheRunsAndTheRefreshMergesThem) {
   ASSERT_EQ(merged.runs.size(), 4u);
   EXPECT_EQ(merged.runs[0].status, kStatusDone);
   EXPECT_EQ(merged.runs[1].status, kStatusPending);
-  EXPECT_DOUBLE_EQ(merged.runs[1].energy_kwh, 0.0);
+  EXPECT_FALSE(merged.runs[1].result.has_value());
   EXPECT_EQ(merged.runs[3].status, kStatusDone);
   EXPECT_EQ(read_results(dir / "out").runs[1].status, kStatusPending);  // written back
 }

@@ -27,19 +27,36 @@ struct adl_serializer<std::optional<T>> {
 
 namespace greentune {
 
+// Where a JSON value departs from the shape a type's from_json reads, found by comparing it with a
+// default-constructed value of the type as JSON (expected): key is the dotted path ("best.metrics.f1"),
+// empty for the value itself; problem says what is wrong ("no such key", "a string where a number
+// belongs"). A null in expected (an empty optional, a free-form field) and an empty object accept anything.
+struct JsonMismatch {
+  std::string key;
+  std::string problem;
+};
+std::optional<JsonMismatch> find_json_mismatch(const nlohmann::json& expected, const nlohmann::json& actual);
+
+// Error(parse) for the damaged JSON file at path: where names the file and, with a mismatch, the key.
+Error damaged_json_file(const std::filesystem::path& path, std::string_view what, std::string_view fix,
+                        std::string_view detail, const std::optional<JsonMismatch>& mismatch = std::nullopt);
+
 // The JSON file at path read as a T (its from_json), what: "run result" and the like, fix: what the
 // user can do about a damaged file. Error(not_found) when it does not exist; Error(parse) for bad JSON or
-// a missing key or wrong type, naming the file and, from nlohmann's message, the key.
+// a missing key or wrong type, naming the file and the key.
 template <typename T>
 T read_json_file(const std::filesystem::path& path, std::string_view what, std::string_view fix) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw Error(ErrorCode::not_found, path.string(), std::string("no ") + std::string(what), fix);
+  nlohmann::json json;
   try {
-    return nlohmann::json::parse(read_file(path)).get<T>();
+    json = nlohmann::json::parse(read_file(path));
+    return json.get<T>();
+  } catch (const nlohmann::json::parse_error& error) {
+    throw damaged_json_file(path, what, fix, error.what());
   } catch (const nlohmann::json::exception& error) {
-    throw Error(ErrorCode::parse, path.string(),
-                std::string("damaged ") + std::string(what) + ": " + error.what(), fix);
+    throw damaged_json_file(path, what, fix, error.what(), find_json_mismatch(nlohmann::json(T{}), json));
   }
 }
 

@@ -3,6 +3,7 @@
 // over its finished runs; each variant's change against the baseline with a 95% confidence interval; the
 // accuracy-energy Pareto front; and which variants save energy without giving up accuracy.
 
+#include <array>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -45,10 +46,10 @@ struct VariantStatistics {
   std::map<std::string, size_t> runs_by_status;  // every run of the variant, finished or not
   size_t finished_runs = 0;
 
-  // Fractions in [0, 1]; test_accuracy over the finished runs that have one.
-  Summary accuracy, f1, test_accuracy;
-  Summary energy_kwh, gpu_kwh, cpu_kwh, dram_kwh, ram_kwh;
-  Summary co2_kg, train_seconds, joules_per_sample, peak_memory_mb;
+  // Each study::Metric over the finished runs that have it (test_accuracy: those with a test split), in
+  // the unit of result.json (accuracies are fractions in [0, 1]).
+  std::array<Summary, study::kMetricCount> metrics;
+  const Summary& summary(study::Metric metric) const { return metrics[static_cast<size_t>(metric)]; }
 
   // Against the baseline: percent change of the mean, (m_variant / m_baseline - 1) * 100, with the CI of
   // the ratio of means by the delta method; accuracy as a difference in points with a Welch t-interval.
@@ -56,16 +57,6 @@ struct VariantStatistics {
   std::optional<Change> energy_change_percent, co2_change_percent, train_seconds_change_percent;
   std::optional<Change> accuracy_change_points;
 };
-
-// A metric the statistics summarize: where a run has it, where its summary lives, and how tables show it.
-struct MetricDefinition {
-  std::string_view label;  // with the unit tables show, e.g. "Accuracy (%)"
-  double display_scale;    // tables show the value times this (100 for fractions shown as %)
-  std::optional<double> (*of_run)(const study::RunRecord& run);  // nullopt when the run lacks it
-  Summary VariantStatistics::*summary;
-};
-// Every summarized metric, in the order of the tables.
-std::span<const MetricDefinition> metric_definitions();
 
 struct StudyStatistics {
   std::string study;

@@ -53,7 +53,7 @@ struct RankSummary {
   double peak_memory_mb = 0.0;
   double peak_tensor_memory_mb = 0.0;
   double energy_kwh = 0.0;
-  nlohmann::json energy_methods;  // "gpu": "nvml-energy-counter", ...
+  nlohmann::json energy_methods = nlohmann::json::object();  // "gpu": "nvml-energy-counter", ...
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankSummary, rank, host, threads, peak_memory_mb, peak_tensor_memory_mb,
                                    energy_kwh, energy_methods)
@@ -86,9 +86,9 @@ struct RunResult {
   double eval_kwh = 0.0;  // the part of energy_kwh spent in evaluations
   double co2_kg = 0.0;
   double average_w = 0.0;
-  double joules_per_sample = 0.0;                 // energy_kwh in joules per train_samples
-  nlohmann::json energy_methods;                  // how each component was measured, every rank's methods
-  std::optional<EnergyForecast> energy_forecast;  // made after the first epoch of a run of several
+  double joules_per_sample = 0.0;                            // energy_kwh in joules per train_samples
+  nlohmann::json energy_methods = nlohmann::json::object();  // how each component was measured, every rank's
+  std::optional<EnergyForecast> energy_forecast;             // made after the first epoch of a run of several
   CarbonSource carbon;
   int world_size = 1;
   int threads = 0;                                // rank 0's intra-op threads

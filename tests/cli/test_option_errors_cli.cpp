@@ -40,6 +40,7 @@ TEST(OptionErrors, EveryNumericOptionNamesItsRangeTheValueAndTheFix) {
       {train, "--grad-accum", "0", "a whole number from 1 to 65536"},
       {train, "--max-grad-norm", "-1", "a number of at least 0"},
       {train, "--log-every", "0", "a whole number from 1 to 1073741824"},
+      {train, "--early-stopping-patience", "-1", "a whole number of at least 0"},
       {train, "--target-accuracy", "95", "a number from 0 to 1"},
       {train, "--threads", "-2", "a whole number from 0 to 4096"},
       {train, "--validation-fraction", "1", "a number of at least 0 and below 1"},

@@ -21,6 +21,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/strings.hpp"
 #include "greentune/text/tokenizer.hpp"
 
 namespace greentune::data {
@@ -36,19 +37,8 @@ constexpr std::string_view refetch_fix = "re-download it: greentune data fetch i
 constexpr std::array<std::string_view, 2> imdb_split_names = {"train", "test"};
 constexpr std::array<std::string_view, 2> imdb_label_folders = {"neg", "pos"};
 
-std::string lowercase(std::string_view text) {
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-  return lowered;
-}
-
 std::string_view strip_bom(std::string_view content) {
   return content.starts_with(utf8_bom) ? content.substr(utf8_bom.size()) : content;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  return fmt::format("{}", fmt::join(items, ", "));
 }
 
 // Turns raw labels, ints or strings as each line or row has them, into ids 0..N-1 and fixes the names.
@@ -70,7 +60,7 @@ class LabelCollector {
       if (value < 0 || value >= static_cast<int64_t>(given_names_.size())) {
         throw Error(ErrorCode::invalid_data, location(origin_, line),
                     fmt::format("label {} is not an id of the {} given labels ({}: ids 0..{})", value,
-                                given_names_.size(), join(given_names_), given_names_.size() - 1),
+                                given_names_.size(), join(given_names_, ", "), given_names_.size() - 1),
                     "fix the label, or pass every label name with --labels");
       }
       ids_.push_back(static_cast<int32_t>(value));
@@ -96,9 +86,10 @@ class LabelCollector {
         add_int(*id, line);
         return;
       }
-      throw Error(ErrorCode::invalid_data, location(origin_, line),
-                  fmt::format("label \"{}\" is not one of the given labels: {}", name, join(given_names_)),
-                  "fix the label, or add it to --labels");
+      throw Error(
+          ErrorCode::invalid_data, location(origin_, line),
+          fmt::format("label \"{}\" is not one of the given labels: {}", name, join(given_names_, ", ")),
+          "fix the label, or add it to --labels");
     }
     require_kind(Kind::name, line);
     const auto [entry, inserted] =
@@ -152,7 +143,7 @@ class LabelCollector {
       id = sorted_id[static_cast<size_t>(id)];
     }
     log::info(fmt::format("{}: labels inferred from the data (sorted): {}; pass --labels to choose the order",
-                          origin_, join(names)));
+                          origin_, join(names, ", ")));
   }
 
   // Int labels without given names are ids as they are: names "0".."max".
@@ -178,7 +169,7 @@ class LabelCollector {
       log::warn(
           fmt::format("{}: no example has label {}{}; int labels are ids as they are, so the classifier "
                       "gets {} classes (renumber the labels from 0 if that is not intended)",
-                      origin_, join(unused), more, seen.size()));
+                      origin_, join(unused, ", "), more, seen.size()));
     }
   }
 
@@ -214,7 +205,7 @@ std::string object_keys(const nlohmann::json& object) {
   for (const auto& item : object.items()) {
     keys.push_back("\"" + item.key() + "\"");
   }
-  return keys.empty() ? "none" : join(keys);
+  return keys.empty() ? "none" : join(keys, ", ");
 }
 
 void read_jsonl(const DataSpec& spec, RawDataset& dataset) {
@@ -231,7 +222,7 @@ void read_jsonl(const DataSpec& spec, RawDataset& dataset) {
     std::string_view line = body.substr(start, end - start);
     start = end + 1;
     ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+    if (is_blank(line, kJsonWhitespace)) {
       continue;
     }
     const std::string where = location(dataset.origin, line_number);
@@ -391,7 +382,7 @@ size_t find_column(const std::vector<std::string>& header, const std::string& na
   const auto found = std::find(header.begin(), header.end(), name);
   if (found == header.end()) {
     throw Error(ErrorCode::invalid_data, location(origin, 1),
-                fmt::format("no column \"{}\" in the header; the columns are: {}", name, join(header)),
+                fmt::format("no column \"{}\" in the header; the columns are: {}", name, join(header, ", ")),
                 fmt::format("name the column with {}", flag));
   }
   return static_cast<size_t>(found - header.begin());
@@ -727,7 +718,7 @@ Format resolve_format(const DataSpec& spec) {
   if (fs::is_directory(status)) {
     return Format::imdb;
   }
-  const std::string name = lowercase(spec.path.filename().string());
+  const std::string name = ascii_lowercase(spec.path.filename().string());
   if (name.ends_with(".tar.gz") || name.ends_with(".tgz")) {
     return Format::imdb;
   }
@@ -753,7 +744,7 @@ RawDataset load_dataset(const DataSpec& spec) {
       if (!spec.label_names.empty() && !std::equal(spec.label_names.begin(), spec.label_names.end(),
                                                    imdb_label_folders.begin(), imdb_label_folders.end())) {
         log::warn(fmt::format("{}: the aclImdb layout always has the labels neg, pos; ignoring --labels {}",
-                              dataset.origin, join(spec.label_names)));
+                              dataset.origin, join(spec.label_names, ", ")));
       }
       if (fs::is_directory(spec.path)) {
         read_imdb_directory(spec.path, dataset);

@@ -7,7 +7,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -23,6 +22,7 @@
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
 #include "greentune/core/progress.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::data {
 
@@ -40,17 +40,9 @@ std::string errno_message() {
   return std::strerror(errno);
 }
 
-std::string lowercase(std::string_view text) {
-  std::string lowered(text);
-  for (char& c : lowered) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return lowered;
-}
-
 // Lowercase hex digest, or Error(usage) naming what was given.
 std::string normalized_sha256(std::string_view hex) {
-  const std::string normalized = lowercase(hex);
+  const std::string normalized = ascii_lowercase(hex);
   const bool all_hex = normalized.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (normalized.size() != kSha256HexDigits || !all_hex) {
     throw Error(ErrorCode::usage, "", fmt::format("expected SHA-256 '{}' is not 64 hexadecimal digits", hex),
@@ -267,14 +259,6 @@ TransferOutcome transfer(const DownloadRequest& request, const fs::path& part_pa
   return outcome;
 }
 
-std::string_view trimmed(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
-
 // libcurl hands over one header line at a time, the status line first; a new status line (after a
 // "100 Continue") starts the fields afresh.
 size_t collect_header_line(char* data, size_t size, size_t count, void* head_pointer) {
@@ -283,8 +267,8 @@ size_t collect_header_line(char* data, size_t size, size_t count, void* head_poi
   if (line.starts_with("HTTP/")) {
     head->fields.clear();
   } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
-    head->fields.emplace_back(std::string(trimmed(line.substr(0, colon))),
-                              std::string(trimmed(line.substr(colon + 1))));
+    head->fields.emplace_back(std::string(trim(line.substr(0, colon))),
+                              std::string(trim(line.substr(colon + 1))));
   }
   return size * count;
 }
@@ -510,9 +494,8 @@ fs::path data_dir() {
 }
 
 std::optional<std::string> HttpResponseHead::field(std::string_view name) const {
-  const std::string wanted = lowercase(name);
   for (const auto& [field_name, value] : fields) {
-    if (lowercase(field_name) == wanted) {
+    if (equals_ignoring_case(field_name, name)) {
       return value;
     }
   }

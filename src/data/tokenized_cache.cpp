@@ -3,17 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
-#include <exception>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/parallel.hpp"
 #include "greentune/data/fetch.hpp"
 
 namespace greentune::data {
@@ -122,47 +120,22 @@ struct EncodedTask {
   size_t invalid_utf8_sequences = 0;
 };
 
-// Encodes every text with `threads` workers; tasks are taken in order and results kept by task index,
+// Encodes every text on `threads` threads (0: one per hardware thread); results are kept by task index,
 // so the output order is the input order whatever the scheduling.
 std::vector<EncodedTask> encode_in_parallel(const std::vector<std::string>& texts,
                                             const text::WordPieceTokenizer& tokenizer, unsigned threads) {
-  const size_t task_count = (texts.size() + examples_per_task - 1) / examples_per_task;
-  std::vector<EncodedTask> tasks(task_count);
-  std::atomic<size_t> next_task{0};
-  std::exception_ptr failure;
-  std::atomic<bool> failed{false};
-  const auto work = [&] {
-    try {
-      for (size_t task = next_task++; task < task_count && !failed; task = next_task++) {
-        EncodedTask& result = tasks[task];
-        const size_t end = std::min(texts.size(), (task + 1) * examples_per_task);
-        text::EncodeStats stats;
-        for (size_t example = task * examples_per_task; example < end; ++example) {
-          const size_t before = result.ids.size();
-          tokenizer.encode(texts[example], result.ids, &stats);
-          result.lengths.push_back(result.ids.size() - before);
-        }
-        result.invalid_utf8_sequences = stats.invalid_utf8_sequences;
-      }
-    } catch (...) {
-      if (!failed.exchange(true)) {
-        failure = std::current_exception();
-      }
+  std::vector<EncodedTask> tasks((texts.size() + examples_per_task - 1) / examples_per_task);
+  parallel_for(tasks.size(), threads, [&](size_t task) {
+    EncodedTask& result = tasks[task];
+    const size_t end = std::min(texts.size(), (task + 1) * examples_per_task);
+    text::EncodeStats stats;
+    for (size_t example = task * examples_per_task; example < end; ++example) {
+      const size_t before = result.ids.size();
+      tokenizer.encode(texts[example], result.ids, &stats);
+      result.lengths.push_back(result.ids.size() - before);
     }
-  };
-  const unsigned worker_count =
-      static_cast<unsigned>(std::clamp<size_t>(threads, 1, std::max<size_t>(task_count, 1)));
-  std::vector<std::thread> workers;
-  for (unsigned worker = 1; worker < worker_count; ++worker) {
-    workers.emplace_back(work);
-  }
-  work();
-  for (std::thread& worker : workers) {
-    worker.join();
-  }
-  if (failure) {
-    std::rethrow_exception(failure);
-  }
+    result.invalid_utf8_sequences = stats.invalid_utf8_sequences;
+  });
   return tasks;
 }
 
@@ -470,9 +443,7 @@ TokenizedDataset TokenizedDataset::open_or_build(const DataSpec& spec,
   }
   const RawDataset dataset = load_dataset(spec);
   log::info(fmt::format("tokenizing {} into {}", dataset.origin, path.string()));
-  const unsigned threads =
-      options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  const size_t tokenizer_repairs = write_cache(path, dataset, tokenizer, expected, threads);
+  const size_t tokenizer_repairs = write_cache(path, dataset, tokenizer, expected, options.threads);
   if (tokenizer_repairs > 0) {
     log::warn(fmt::format("{}: the tokenizer replaced {} invalid UTF-8 byte sequence(s)", dataset.origin,
                           tokenizer_repairs));

@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -15,6 +14,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::energy {
 
@@ -26,18 +26,6 @@ constexpr size_t kTableColumns = 7;
 constexpr ZoneKind kAllKinds[] = {ZoneKind::world,       ZoneKind::country,     ZoneKind::us_state,
                                   ZoneKind::ca_province, ZoneKind::nordic_zone, ZoneKind::cloud_region};
 constexpr std::string_view kCloudProviders[] = {"gcp", "aws", "azure"};
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
-}
-
-std::string lower_case(std::string_view text) {
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lowered;
-}
 
 // A damaged table is a build defect, not a user error: the CSV is compiled in.
 [[noreturn]] void table_error(size_t line, std::string_view what) {
@@ -243,7 +231,7 @@ std::string emissions_csv_region(const CarbonZone& zone) {
   switch (zone.kind) {
     case ZoneKind::us_state:
     case ZoneKind::ca_province:
-      return lower_case(zone.name);
+      return ascii_lowercase(zone.name);
     case ZoneKind::nordic_zone:
       return zone.zone;
     default:

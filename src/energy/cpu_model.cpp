@@ -17,6 +17,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::energy {
 
@@ -100,13 +101,6 @@ constexpr std::array kCpuTdpTable = {
     CpuTdpRow{"AMD Ryzen 9 7950X", 170, vendor_spec},  // 16 cores, 4.5 GHz
 };
 
-std::string to_lower(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
-}
-
 std::vector<std::string> words_of(std::string_view text) {
   std::vector<std::string> words;
   std::istringstream stream{std::string(text)};
@@ -116,23 +110,15 @@ std::vector<std::string> words_of(std::string_view text) {
   return words;
 }
 
-std::string join_words(const std::vector<std::string>& words) {
-  std::string joined;
-  for (const std::string& word : words) {
-    joined += (joined.empty() ? "" : " ") + word;
-  }
-  return joined;
-}
-
 // Lower case, "(R)" and "(TM)" removed, single spaces: the form generic cloud names are compared in.
 std::string lightly_normalize(std::string_view model_name) {
-  std::string lower = to_lower(model_name);
+  std::string lower = ascii_lowercase(model_name);
   for (const std::string_view mark : {"(r)", "(tm)"}) {
     for (size_t at = lower.find(mark); at != std::string::npos; at = lower.find(mark, at)) {
       lower.erase(at, mark.size());
     }
   }
-  return join_words(words_of(lower));
+  return join(words_of(lower), " ");
 }
 
 bool all_digits(std::string_view text, std::string_view also_allowed = {}) {
@@ -161,16 +147,6 @@ bool contains_whole_words(std::string_view haystack, std::string_view needle) {
     }
   }
   return false;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 // "key : value" lines of /proc/cpuinfo and /proc/meminfo; nullopt for lines without a colon.
@@ -226,7 +202,7 @@ std::span<const CpuTdpRow> cpu_tdp_table() {
 std::string normalize_cpu_name(std::string_view model_name) {
   std::vector<std::string> words = words_of(lightly_normalize(model_name));
   std::erase_if(words, [](const std::string& word) { return is_filler_word(word); });
-  return join_words(words);
+  return join(words, " ");
 }
 
 const CpuTdpRow* find_cpu_tdp(std::string_view model_name) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::energy {
 
@@ -36,13 +37,6 @@ void add_distinct(std::vector<std::string>& names, const std::string& name) {
     names.push_back(name);
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const std::string& name : names)
-    joined += (joined.empty() ? "" : " + ") + name;
-  return joined;
-}
-
 Method method_named(const std::string& name) {
   for (const Method method : {Method::rapl, Method::nvml_counter, Method::nvml_power, Method::tdp_utilization,
                               Method::dimm_model}) {
@@ -68,8 +62,8 @@ MachineInfo combine_machines(std::span<const NodeMachine> machines) {
     combined.cpu_count += node.machine.cpu_count;
     combined.ram_total_gb += node.machine.ram_total_gb;
   }
-  combined.os = join(systems);
-  combined.cpu_model = join(cpu_models);
+  combined.os = join(systems, " + ");
+  combined.cpu_model = join(cpu_models, " + ");
   return combined;
 }
 

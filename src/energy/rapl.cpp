@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::energy {
 
@@ -47,11 +47,7 @@ SysfsRead read_sysfs(const fs::path& path) {
   if (size < 0) {
     return {{}, read_error};
   }
-  std::string_view text(buffer, static_cast<size_t>(size));
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return {std::string(text), 0};
+  return {std::string(trim_end(std::string_view(buffer, static_cast<size_t>(size)))), 0};
 }
 
 // A µJ value from a zone file, or why it could not be had.
@@ -322,12 +318,8 @@ RaplDiscovery discover_rapl(const fs::path& root) {
   discovery.dram = make_counter(Component::dram, drams);
 
   if (!failures.empty()) {
-    std::string joined;
-    for (const std::string& failure : failures) {
-      joined += (joined.empty() ? "" : "; ") + failure;
-    }
     discovery.problem = fmt::format(
-        "RAPL energy counters unusable ({}), so {} (fix: {})", joined,
+        "RAPL energy counters unusable ({}), so {} (fix: {})", join(failures, "; "),
         discovery.cpu ? "DRAM energy is not measured" : "CPU energy comes from the TDP x utilization model",
         permission_denied ? permission_fix(root)
                           : "check the powercap files named above; restart if a "

@@ -9,44 +9,6 @@
 
 namespace greentune::model {
 
-TensorBatch pad_sequences(std::span<const data::TruncatedTokens> sequences, size_t padded_length,
-                          int32_t pad_id) {
-  const auto batch = static_cast<int64_t>(sequences.size());
-  const auto length = static_cast<int64_t>(padded_length);
-  TensorBatch tensors;
-  tensors.input_ids = torch::full({batch, length}, pad_id, torch::kLong);  // (B, T)
-  tensors.attention_mask = torch::zeros({batch, length}, torch::kLong);    // (B, T)
-  auto ids = tensors.input_ids.accessor<int64_t, 2>();
-  auto mask = tensors.attention_mask.accessor<int64_t, 2>();
-  for (int64_t row = 0; row < batch; ++row) {
-    const data::TruncatedTokens& tokens = sequences[static_cast<size_t>(row)];
-    if (tokens.size() > padded_length) {
-      throw Error(ErrorCode::internal, "pad_sequences",
-                  fmt::format("a sequence of {} tokens does not fit the batch length {}", tokens.size(),
-                              padded_length));
-    }
-    for (size_t position = 0; position < tokens.size(); ++position) {
-      ids[row][static_cast<int64_t>(position)] = tokens[position];
-      mask[row][static_cast<int64_t>(position)] = 1;
-    }
-  }
-  return tensors;
-}
-
-TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> indices, size_t max_length,
-                    size_t padded_length, int32_t pad_id) {
-  std::vector<data::TruncatedTokens> sequences;
-  sequences.reserve(indices.size());
-  for (const size_t index : indices)
-    sequences.push_back(split.tokens(index, max_length));
-  TensorBatch tensors = pad_sequences(sequences, padded_length, pad_id);
-  tensors.labels = torch::empty({static_cast<int64_t>(indices.size())}, torch::kLong);  // (B)
-  auto labels = tensors.labels.accessor<int64_t, 1>();
-  for (size_t row = 0; row < indices.size(); ++row)
-    labels[static_cast<int64_t>(row)] = split.label(indices[row]);
-  return tensors;
-}
-
 MetricsAccumulator::MetricsAccumulator(size_t num_labels)
     : num_labels_(num_labels),
       true_positive_(num_labels),
@@ -57,8 +19,9 @@ void MetricsAccumulator::add(const torch::Tensor& logits, const torch::Tensor& l
   const torch::Tensor float_logits = logits.detach().to(torch::kFloat);
   const torch::Tensor gold = labels.to(torch::kLong).contiguous();
   const torch::Tensor predicted = float_logits.argmax(1).contiguous();
+  // In double: a whole split's losses are summed at once, and float32 would lose digits of that sum.
   const double cross_entropy_sum =
-      torch::cross_entropy_loss(float_logits, gold, {}, at::Reduction::Sum).item<double>();
+      torch::cross_entropy_loss(float_logits.to(torch::kDouble), gold, {}, at::Reduction::Sum).item<double>();
   add(std::span<const int64_t>(predicted.data_ptr<int64_t>(), static_cast<size_t>(predicted.numel())),
       std::span<const int64_t>(gold.data_ptr<int64_t>(), static_cast<size_t>(gold.numel())),
       cross_entropy_sum);
@@ -107,31 +70,54 @@ EvalMetrics MetricsAccumulator::result() const {
   return metrics;
 }
 
+torch::Tensor classify(SequenceClassifierImpl& model, std::span<const data::TruncatedTokens> sequences,
+                       int32_t pad_id, const EvaluateOptions& options) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  // Sort by length so each batch pads little; rows go back to their input positions.
+  std::vector<int64_t> order(sequences.size());
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](int64_t left, int64_t right) {
+    return sequences[static_cast<size_t>(left)].size() < sequences[static_cast<size_t>(right)].size();
+  });
+  const auto count = static_cast<int64_t>(sequences.size());
+  const auto num_labels = static_cast<int64_t>(model.config().num_labels());
+  torch::Tensor logits = torch::empty({count, num_labels}, torch::kFloat);  // (N, L)
+  constexpr size_t pad_to_multiple = 8;  // tokens: keeps the matrix shapes few and aligned
+  std::vector<data::TruncatedTokens> members;
+  for (size_t begin = 0; begin < order.size(); begin += options.batch_size) {
+    const size_t end = std::min(order.size(), begin + options.batch_size);
+    members.clear();
+    for (size_t position = begin; position < end; ++position)
+      members.push_back(sequences[static_cast<size_t>(order[position])]);
+    const size_t longest = members.back().size();
+    const size_t padded =
+        std::min(options.max_length, (longest + pad_to_multiple - 1) / pad_to_multiple * pad_to_multiple);
+    const TensorBatch batch = pad_sequences(members, padded, pad_id);
+    const torch::Tensor rows =
+        torch::from_blob(order.data() + begin, {static_cast<int64_t>(end - begin)}, torch::kLong);
+    logits.index_copy_(
+        0, rows, model.forward(batch.input_ids, batch.attention_mask).logits.to(torch::kCPU, torch::kFloat));
+  }
+  return logits;
+}
+
 EvalMetrics evaluate(SequenceClassifierImpl& model, const data::TokenizedSplit& split,
                      std::span<const size_t> indices, int32_t pad_id, const EvaluateOptions& options) {
   if (indices.empty()) {
     throw Error(ErrorCode::invalid_data, split.name(), "no examples to evaluate",
                 "evaluate a non-empty split");
   }
-  torch::NoGradGuard no_grad;
-  model.eval();
-  // Sort by length so each batch pads little; metrics do not depend on the order.
-  std::vector<size_t> order(indices.begin(), indices.end());
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t left, size_t right) { return split.length(left) < split.length(right); });
-  MetricsAccumulator metrics(model.config().num_labels());
-  constexpr size_t pad_to_multiple = 8;  // tokens: keeps the matrix shapes few and aligned
-  for (size_t begin = 0; begin < order.size(); begin += options.batch_size) {
-    const std::span<const size_t> members(order.data() + begin,
-                                          std::min(options.batch_size, order.size() - begin));
-    size_t longest = 0;
-    for (const size_t index : members)
-      longest = std::max(longest, std::min(split.length(index), options.max_length));
-    const size_t padded =
-        std::min(options.max_length, (longest + pad_to_multiple - 1) / pad_to_multiple * pad_to_multiple);
-    const TensorBatch batch = collate(split, members, options.max_length, padded, pad_id);
-    metrics.add(model.forward(batch.input_ids, batch.attention_mask).logits, batch.labels);
+  std::vector<data::TruncatedTokens> sequences;
+  sequences.reserve(indices.size());
+  torch::Tensor labels = torch::empty({static_cast<int64_t>(indices.size())}, torch::kLong);  // (N)
+  auto gold = labels.accessor<int64_t, 1>();
+  for (size_t row = 0; row < indices.size(); ++row) {
+    sequences.push_back(split.tokens(indices[row], options.max_length));
+    gold[static_cast<int64_t>(row)] = split.label(indices[row]);
   }
+  MetricsAccumulator metrics(model.config().num_labels());
+  metrics.add(classify(model, sequences, pad_id, options), labels);
   return metrics.result();
 }
 

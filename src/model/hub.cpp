@@ -16,6 +16,7 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/strings.hpp"
 #include "greentune/data/fetch.hpp"
 
 namespace greentune::model {
@@ -168,10 +169,7 @@ std::string token_from_environment() {
     return {};
   }
   const std::string contents = read_file(token_path);
-  const size_t first = contents.find_first_not_of(" \t\r\n");
-  return first == std::string::npos
-             ? std::string()
-             : contents.substr(first, contents.find_last_not_of(" \t\r\n") - first + 1);
+  return std::string(trim(contents));
 }
 
 HubRepo hub_repo(const std::string& id, const HubOptions& options) {

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <exception>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <vector>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/parallel.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::text {
 
@@ -37,69 +37,59 @@ std::vector<LineRange> split_lines(std::string_view input, unsigned parts) {
   return ranges;
 }
 
-bool is_blank(std::string_view line) {
-  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
-}
-
 struct ChunkResult {
   std::string output;
   JsonlTokenizeReport report;
-  std::exception_ptr error;
 };
 
 void tokenize_range(const WordPieceTokenizer& tokenizer, std::string_view input, const LineRange& range,
                     const JsonlTokenizeOptions& options, const std::vector<std::string>& escaped_tokens,
                     ChunkResult& result) {
-  try {
-    std::vector<int32_t> ids;
-    EncodeStats stats;
-    // Ids written as text take about as many bytes as English input (~4.5 characters a token, ~7 bytes
-    // an id): reserving avoids regrowing tens of megabytes.
-    result.output.reserve((range.end - range.begin) * 3 / 2);
-    size_t line_number = range.first_line;
-    size_t position = range.begin;
-    char number[16];
-    while (position < range.end) {
-      const size_t newline = input.find('\n', position);
-      const size_t line_end =
-          (newline == std::string_view::npos || newline >= range.end) ? range.end : newline;
-      const std::string_view line = input.substr(position, line_end - position);
-      position = line_end + 1;
-      const size_t this_line = line_number++;
-      if (is_blank(line))
-        continue;
+  std::vector<int32_t> ids;
+  EncodeStats stats;
+  // Ids written as text take about as many bytes as English input (~4.5 characters a token, ~7 bytes
+  // an id): reserving avoids regrowing tens of megabytes.
+  result.output.reserve((range.end - range.begin) * 3 / 2);
+  size_t line_number = range.first_line;
+  size_t position = range.begin;
+  char number[16];
+  while (position < range.end) {
+    const size_t newline = input.find('\n', position);
+    const size_t line_end = (newline == std::string_view::npos || newline >= range.end) ? range.end : newline;
+    const std::string_view line = input.substr(position, line_end - position);
+    position = line_end + 1;
+    const size_t this_line = line_number++;
+    if (is_blank(line, kJsonWhitespace))
+      continue;
 
-      const std::string text =
-          text_of_json_line(line, options.input_name, this_line, &stats.invalid_utf8_sequences);
-      ids.clear();
-      tokenizer.encode(text, ids, &stats);
-      truncate_encoding(ids, options.max_length);
+    const std::string text =
+        text_of_json_line(line, options.input_name, this_line, &stats.invalid_utf8_sequences);
+    ids.clear();
+    tokenizer.encode(text, ids, &stats);
+    truncate_encoding(ids, options.max_length);
 
-      std::string& out = result.output;
-      out += "{\"ids\": [";
+    std::string& out = result.output;
+    out += "{\"ids\": [";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i > 0)
+        out += ", ";
+      const auto [end, ec] = std::to_chars(number, number + sizeof number, ids[i]);
+      out.append(number, end);
+    }
+    out += ']';
+    if (options.show_tokens) {
+      out += ", \"tokens\": [";
       for (size_t i = 0; i < ids.size(); ++i) {
         if (i > 0)
           out += ", ";
-        const auto [end, ec] = std::to_chars(number, number + sizeof number, ids[i]);
-        out.append(number, end);
+        out += escaped_tokens[static_cast<size_t>(ids[i])];
       }
       out += ']';
-      if (options.show_tokens) {
-        out += ", \"tokens\": [";
-        for (size_t i = 0; i < ids.size(); ++i) {
-          if (i > 0)
-            out += ", ";
-          out += escaped_tokens[static_cast<size_t>(ids[i])];
-        }
-        out += ']';
-      }
-      out += "}\n";
-      ++result.report.lines;
     }
-    result.report.invalid_utf8_sequences = stats.invalid_utf8_sequences;
-  } catch (...) {
-    result.error = std::current_exception();
+    out += "}\n";
+    ++result.report.lines;
   }
+  result.report.invalid_utf8_sequences = stats.invalid_utf8_sequences;
 }
 
 }  // namespace
@@ -142,27 +132,16 @@ JsonlTokenizeReport tokenize_jsonl(const WordPieceTokenizer& tokenizer, std::str
       escaped_tokens.push_back(nlohmann::json(tokenizer.vocab().token(static_cast<int32_t>(id))).dump());
     }
   }
-  const unsigned threads = std::max(1u, options.threads);
+  const unsigned threads = resolve_thread_count(options.threads);
   const std::vector<LineRange> ranges = split_lines(input, threads);
   std::vector<ChunkResult> results(ranges.size());
-  if (ranges.size() <= 1) {
-    for (size_t i = 0; i < ranges.size(); ++i) {
-      tokenize_range(tokenizer, input, ranges[i], options, escaped_tokens, results[i]);
-    }
-  } else {
-    std::vector<std::thread> workers;
-    for (size_t i = 0; i < ranges.size(); ++i) {
-      workers.emplace_back(tokenize_range, std::cref(tokenizer), input, std::cref(ranges[i]),
-                           std::cref(options), std::cref(escaped_tokens), std::ref(results[i]));
-    }
-    for (auto& worker : workers)
-      worker.join();
-  }
+  // Ranges are in input order and the lowest failing one's error is rethrown: the first bad line wins.
+  parallel_for(ranges.size(), threads, [&](size_t range) {
+    tokenize_range(tokenizer, input, ranges[range], options, escaped_tokens, results[range]);
+  });
   JsonlTokenizeReport report;
   size_t total_size = 0;
   for (const auto& result : results) {
-    if (result.error)
-      std::rethrow_exception(result.error);  // ranges are in order: the first bad line wins
     report.lines += result.report.lines;
     report.invalid_utf8_sequences += result.report.invalid_utf8_sequences;
     total_size += result.output.size();

@@ -2,19 +2,9 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::text {
-
-namespace {
-
-std::string_view trim_trailing_whitespace(std::string_view line) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-    line.remove_suffix(1);
-  }
-  return line;
-}
-
-}  // namespace
 
 Vocab Vocab::load(const std::filesystem::path& path) {
   const std::string contents = read_file(path);
@@ -26,7 +16,8 @@ Vocab Vocab::load(const std::filesystem::path& path) {
     const size_t newline = rest.find('\n');
     const std::string_view raw_line = rest.substr(0, newline);
     rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
-    const std::string_view token = trim_trailing_whitespace(raw_line);
+    // Trailing blanks, CRLF endings included, are not part of a token; other white space is.
+    const std::string_view token = trim_end(raw_line, " \t\r");
     if (token.empty()) {
       throw Error(ErrorCode::parse, location(path.string(), line_number), "empty line in vocabulary",
                   "a vocab.txt has exactly one token per line; remove the blank line");

@@ -202,6 +202,10 @@ TEST(JsonlTokenize, ThreadsGiveTheSameOutput) {
   const auto report = tokenize_jsonl(tokenizer, input, parallel, options);
   EXPECT_EQ(report.lines, 500u);
   EXPECT_EQ(single, parallel);
+  options.threads = 0;  // one per hardware thread
+  std::string all_cores;
+  tokenize_jsonl(tokenizer, input, all_cores, options);
+  EXPECT_EQ(single, all_cores);
   // And both right: "a" is in the tiny vocabulary, "aa" (no "##a") and the numbers are not.
   EXPECT_EQ(single.substr(0, single.find('\n', single.find('\n') + 1) + 1),
             "{\"ids\": [2, 5, 6, 7, 8, 1, 3]}\n{\"ids\": [2, 5, 6, 25, 7, 8, 1, 3]}\n");
@@ -215,6 +219,9 @@ TEST(JsonlTokenize, BadLinesNameTheLineAndLeaveOutputUntouched) {
   options.threads = 2;
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{\"text\": \"ok\"}\n{\"text\": \"ok\"}\nnot json\n", "reviews.jsonl:3: line is not valid JSON"},
+      // Bad lines in both threads' halves: the first one is reported.
+      {"{\"text\": \"ok\"}\nnot json\n{\"text\": \"ok\"}\n{\"text\": \"ok\"}\n{\"review\": 1}\n",
+       "reviews.jsonl:2: line is not valid JSON"},
       {"{\"text\": \"ok\"}\n{\"review\": \"x\"}\n", "reviews.jsonl:2: line has no \"text\" field"},
       {"{\"text\": 5}\n", "reviews.jsonl:1: \"text\" is not a string"},
       {"[1, 2]\n", "reviews.jsonl:1: line has no \"text\" field"},

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
 #include "commands.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/strings.hpp"
 #include "greentune/model/evaluate.hpp"
 #include "greentune/text/jsonl_tokenize.hpp"
 #include "model_flags.hpp"
@@ -34,7 +34,7 @@ std::vector<std::string> read_texts(const PredictFlags& flags) {
     const std::string_view line(contents.data() + start, newline - start);
     ++line_number;
     start = newline + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos)
+    if (is_blank(line, kJsonWhitespace))
       continue;
     texts.push_back(text::text_of_json_line(line, flags.input, line_number));
   }
@@ -59,36 +59,27 @@ void run_predict(PredictFlags& flags) {
   encodings.reserve(texts.size());
   for (const auto& text : texts)
     encodings.push_back(loaded.tokenizer.encode(text, max_length));
-  // Batches of similar length pad little; results are written back in input order.
-  std::vector<size_t> order(texts.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return encodings[a].size() < encodings[b].size(); });
-
-  torch::NoGradGuard no_grad;
-  loaded.model->eval();
-  std::vector<std::string> lines(texts.size());
-  for (size_t begin = 0; begin < order.size(); begin += flags.model.batch_size) {
-    const size_t end = std::min(order.size(), begin + flags.model.batch_size);
-    std::vector<data::TruncatedTokens> sequences;
-    for (size_t row = begin; row < end; ++row)
-      sequences.push_back({encodings[order[row]], {}});
-    const model::TensorBatch batch =
-        model::pad_sequences(sequences, encodings[order[end - 1]].size(), loaded.tokenizer.pad_id());
-    const torch::Tensor probabilities = torch::softmax(
-        loaded.model->forward(batch.input_ids, batch.attention_mask).logits.to(torch::kDouble), 1);  // (B, L)
-    for (size_t row = 0; row < end - begin; ++row) {
-      nlohmann::json by_label = nlohmann::json::object();
-      const torch::Tensor row_probabilities = probabilities[static_cast<int64_t>(row)];
-      for (size_t label = 0; label < labels.size(); ++label) {
-        by_label[labels[label]] = row_probabilities[static_cast<int64_t>(label)].item<double>();
-      }
-      const auto best = static_cast<size_t>(row_probabilities.argmax().item<int64_t>());
-      lines[order[begin + row]] = nlohmann::json{{"label", labels[best]}, {"probabilities", by_label}}.dump();
+  std::vector<data::TruncatedTokens> sequences;
+  sequences.reserve(encodings.size());
+  for (const auto& encoding : encodings)
+    sequences.push_back({encoding, {}});
+  model::EvaluateOptions options;
+  options.max_length = max_length;
+  options.batch_size = flags.model.batch_size;
+  const torch::Tensor probabilities = torch::softmax(
+      model::classify(*loaded.model, sequences, loaded.tokenizer.pad_id(), options).to(torch::kDouble),
+      1);  // (N, L)
+  const auto by_text = probabilities.accessor<double, 2>();
+  for (int64_t row = 0; row < by_text.size(0); ++row) {
+    nlohmann::json by_label = nlohmann::json::object();
+    size_t best = 0;
+    for (size_t label = 0; label < labels.size(); ++label) {
+      const double probability = by_text[row][static_cast<int64_t>(label)];
+      by_label[labels[label]] = probability;
+      best = probability > by_text[row][static_cast<int64_t>(best)] ? label : best;
     }
+    fmt::print("{}\n", nlohmann::json{{"label", labels[best]}, {"probabilities", by_label}}.dump());
   }
-  for (const auto& line : lines)
-    fmt::print("{}\n", line);
 }
 
 }  // namespace

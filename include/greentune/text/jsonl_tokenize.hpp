@@ -9,8 +9,8 @@
 namespace greentune::text {
 
 struct JsonlTokenizeOptions {
-  size_t max_length = 512;  // tokens, [CLS] and [SEP] included
-  unsigned threads = 1;
+  size_t max_length = 512;             // tokens, [CLS] and [SEP] included
+  unsigned threads = 1;                // 0: one per hardware thread
   bool show_tokens = false;            // also write "tokens": the pieces as strings
   std::string input_name = "<stdin>";  // for error messages
 };

@@ -19,9 +19,8 @@ void MetricsAccumulator::add(const torch::Tensor& logits, const torch::Tensor& l
   const torch::Tensor float_logits = logits.detach().to(torch::kFloat);
   const torch::Tensor gold = labels.to(torch::kLong).contiguous();
   const torch::Tensor predicted = float_logits.argmax(1).contiguous();
-  // In double: a whole split's losses are summed at once, and float32 would lose digits of that sum.
   const double cross_entropy_sum =
-      torch::cross_entropy_loss(float_logits.to(torch::kDouble), gold, {}, at::Reduction::Sum).item<double>();
+      torch::cross_entropy_loss(float_logits, gold, {}, at::Reduction::Sum).item<double>();
   add(std::span<const int64_t>(predicted.data_ptr<int64_t>(), static_cast<size_t>(predicted.numel())),
       std::span<const int64_t>(gold.data_ptr<int64_t>(), static_cast<size_t>(gold.numel())),
       cross_entropy_sum);
@@ -108,16 +107,26 @@ EvalMetrics evaluate(SequenceClassifierImpl& model, const data::TokenizedSplit& 
     throw Error(ErrorCode::invalid_data, split.name(), "no examples to evaluate",
                 "evaluate a non-empty split");
   }
+  // In the batches classify runs (stable by length, batch_size each), so that every batch's cross-entropy
+  // is summed in float32 over the same examples whatever the order of indices.
+  std::vector<size_t> order(indices.begin(), indices.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t left, size_t right) { return split.length(left) < split.length(right); });
   std::vector<data::TruncatedTokens> sequences;
-  sequences.reserve(indices.size());
-  torch::Tensor labels = torch::empty({static_cast<int64_t>(indices.size())}, torch::kLong);  // (N)
+  sequences.reserve(order.size());
+  torch::Tensor labels = torch::empty({static_cast<int64_t>(order.size())}, torch::kLong);  // (N)
   auto gold = labels.accessor<int64_t, 1>();
-  for (size_t row = 0; row < indices.size(); ++row) {
-    sequences.push_back(split.tokens(indices[row], options.max_length));
-    gold[static_cast<int64_t>(row)] = split.label(indices[row]);
+  for (size_t row = 0; row < order.size(); ++row) {
+    sequences.push_back(split.tokens(order[row], options.max_length));
+    gold[static_cast<int64_t>(row)] = split.label(order[row]);
   }
+  const torch::Tensor logits = classify(model, sequences, pad_id, options);  // (N, L)
   MetricsAccumulator metrics(model.config().num_labels());
-  metrics.add(classify(model, sequences, pad_id, options), labels);
+  const auto batch_size = static_cast<int64_t>(options.batch_size);
+  for (int64_t begin = 0; begin < logits.size(0); begin += batch_size) {
+    const int64_t rows = std::min(batch_size, logits.size(0) - begin);
+    metrics.add(logits.narrow(0, begin, rows), labels.narrow(0, begin, rows));
+  }
   return metrics.result();
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "format.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::report::detail {
 

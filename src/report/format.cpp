@@ -7,17 +7,6 @@
 
 namespace greentune::report::detail {
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string joined;
-  for (const std::string& part : parts) {
-    if (!joined.empty()) {
-      joined += separator;
-    }
-    joined += part;
-  }
-  return joined;
-}
-
 int decimals_for(double value) {
   constexpr int kSignificantDigits = 4;
   constexpr int kMaxDecimals = 8;

@@ -11,9 +11,6 @@
 
 namespace greentune::report::detail {
 
-// "a, b, c" for separator ", ".
-std::string join(const std::vector<std::string>& parts, std::string_view separator);
-
 // Decimals that show value with 4 significant digits (0 for values >= 1000, at most 8).
 int decimals_for(double value);
 

@@ -15,6 +15,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/strings.hpp"
 
 extern char** environ;
 
@@ -94,7 +95,7 @@ std::optional<LossCurve> read_loss_curve(const fs::path& study_dir, const study:
   size_t damaged_lines = 0;
   std::istringstream lines(read_file(metrics_path));
   for (std::string line; std::getline(lines, line);) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+    if (is_blank(line)) {
       continue;
     }
     const nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);

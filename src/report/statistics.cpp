@@ -9,6 +9,7 @@
 
 #include "format.hpp"
 #include "greentune/core/error.hpp"
+#include "greentune/core/strings.hpp"
 
 namespace greentune::report {
 
@@ -97,7 +98,7 @@ std::string join_names(const std::vector<study::VariantSummary>& variants) {
   for (const study::VariantSummary& variant : variants) {
     names.push_back(variant.name);
   }
-  return detail::join(names, ", ");
+  return join(names, ", ");
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include "greentune/data/sampler.hpp"
 #include "greentune/data/tokenized_cache.hpp"
-#include "greentune/model/evaluate.hpp"
+#include "greentune/model/batch.hpp"
 #include "greentune/text/tokenizer.hpp"
 #include "greentune/train/process_group.hpp"
 #include "greentune/train/train_options.hpp"

@@ -12,9 +12,10 @@
 
 namespace greentune::cli {
 
-// The default as --help shows it: the JSON value without a string's quotes; empty for none.
+// The default as --help shows it: the JSON value without a string's quotes; empty for none (an unset
+// optional, an empty list).
 inline std::string default_text(const nlohmann::json& value) {
-  if (value.is_null())
+  if (value.is_null() || (value.is_array() && value.empty()))
     return "";
   return value.is_string() ? value.get<std::string>() : value.dump();
 }

@@ -46,4 +46,9 @@ TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> i
   return tensors;
 }
 
+TensorBatch to_device(const TensorBatch& batch, torch::Device device) {
+  return {batch.input_ids.to(device), batch.attention_mask.to(device),
+          batch.labels.defined() ? batch.labels.to(device) : batch.labels};
+}
+
 }  // namespace greentune::model

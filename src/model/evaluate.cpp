@@ -79,6 +79,7 @@ torch::Tensor classify(SequenceClassifierImpl& model, std::span<const data::Trun
   std::stable_sort(order.begin(), order.end(), [&](int64_t left, int64_t right) {
     return sequences[static_cast<size_t>(left)].size() < sequences[static_cast<size_t>(right)].size();
   });
+  const torch::Device device = model.parameters().front().device();  // batches go where the model is
   const auto count = static_cast<int64_t>(sequences.size());
   const auto num_labels = static_cast<int64_t>(model.config().num_labels());
   torch::Tensor logits = torch::empty({count, num_labels}, torch::kFloat);  // (N, L)
@@ -95,8 +96,9 @@ torch::Tensor classify(SequenceClassifierImpl& model, std::span<const data::Trun
     const TensorBatch batch = pad_sequences(members, padded, pad_id);
     const torch::Tensor rows =
         torch::from_blob(order.data() + begin, {static_cast<int64_t>(end - begin)}, torch::kLong);
-    logits.index_copy_(
-        0, rows, model.forward(batch.input_ids, batch.attention_mask).logits.to(torch::kCPU, torch::kFloat));
+    logits.index_copy_(0, rows,
+                       model.forward(batch.input_ids.to(device), batch.attention_mask.to(device))
+                           .logits.to(torch::kCPU, torch::kFloat));
   }
   return logits;
 }

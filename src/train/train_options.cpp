@@ -5,6 +5,7 @@
 #include "greentune/data/data_options.hpp"
 #include "greentune/data/split.hpp"
 #include "greentune/energy/metering_options.hpp"
+#include "greentune/model/device.hpp"
 
 namespace greentune::train {
 
@@ -69,6 +70,8 @@ void add_data_options(OptionTable<T>& table) {
   const auto add = [&table](Option<T> option) { table.push_back(std::move(option)); };
   add(text_option<T>(
       "model", [](auto& o) -> auto& { return o.model; }, "Model directory or Hugging Face hub id"));
+  add(text_option<T>(
+      "device", [](auto& o) -> auto& { return o.device; }, model::kDeviceHelp));
   append_nested(
       table, data::data_spec_options(), [](auto& o) -> auto& { return o.data; });
   add(text_option<T>(
@@ -256,9 +259,15 @@ void validate(const TrainOptions& options) {
     throw Error(ErrorCode::usage, "--epochs", "no training: 0 epochs and no --max-steps",
                 "pass --epochs 1 or more, or --max-steps");
   }
-  if (options.precision == Precision::fp16) {
+  const torch::Device device = model::resolve_device(options.device);
+  if (options.precision == Precision::fp16 && device.is_cpu()) {
     throw Error(ErrorCode::usage, "--precision", "fp16 needs a CUDA GPU (CPUs compute in bf16, not fp16)",
                 "use --precision bf16 or fp32 on a CPU");
+  }
+  if (options.precision == Precision::fp16) {
+    throw Error(ErrorCode::usage, "--precision",
+                "fp16 training needs dynamic loss scaling, which greentune's CUDA path does not have yet",
+                "use --precision bf16 or fp32");
   }
 }
 

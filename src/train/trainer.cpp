@@ -112,7 +112,7 @@ void Trainer::train_epoch(int64_t epoch) {
 torch::Tensor Trainer::training_loss(const model::TensorBatch& tensors) {
   torch::Tensor logits;  // (B, num_labels)
   if (options_.precision == Precision::bf16) {
-    model::compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
+    model::compat::AutocastGuard autocast(device_.type(), torch::kBFloat16);
     logits = classifier_->forward(tensors.input_ids, tensors.attention_mask).logits;
   } else {
     logits = classifier_->forward(tensors.input_ids, tensors.attention_mask).logits;

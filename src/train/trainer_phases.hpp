@@ -14,6 +14,7 @@
 
 #include "checkpoint.hpp"
 #include "greentune/core/progress.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/model/pretrained.hpp"
 #include "greentune/model/runtime.hpp"
 #include "greentune/model/tensor_memory.hpp"
@@ -75,6 +76,7 @@ class Trainer {
   void say(const std::string& line) { progress_.print_above(line); }
 
   const TrainOptions& options_;
+  torch::Device device_{torch::kCPU};  // where the model, batches, optimizer state and loss live
   std::unique_ptr<ProcessGroup> group_;
   bool root_ = true;
   int rank_ = 0, world_ = 1;

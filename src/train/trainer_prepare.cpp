@@ -27,10 +27,16 @@ UpdatePlan plan_updates(const TrainOptions& options, int64_t batches_per_epoch, 
 
 Trainer::Trainer(const TrainOptions& options) : options_(options) {
   validate(options);
+  device_ = model::resolve_device(options.device);
   group_ = connect_process_group(options.launch, options.group_timeout);
   root_ = group_->is_root();
   rank_ = group_->rank();
   world_ = group_->size();
+  if (world_ > 1 && device_.is_cuda()) {
+    throw Error(ErrorCode::usage, "--device",
+                "data-parallel training on CUDA GPUs needs NCCL, which greentune does not have yet",
+                "run data-parallel jobs with --device cpu");
+  }
   layout_ = lay_out_group(*group_, options.launch.local_rank);
   // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
   // the like fail now, before any slow work.
@@ -52,7 +58,7 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
                                            : text::WordPieceTokenizer::from_vocab_file(options.vocab));
   data_ = std::make_unique<TrainingData>(
       options, *group_, *tokenizer_,
-      data::CacheOptions{options.cache_dir, static_cast<unsigned>(runtime_.threads)});
+      data::CacheOptions{options.cache_dir, static_cast<unsigned>(runtime_.threads)}, device_);
   prepare_model();
   plan_ = plan_updates(options, static_cast<int64_t>(data_->sampler().batches_per_epoch()), world_);
 
@@ -117,6 +123,7 @@ void Trainer::prepare_model() {
                            options_.attention_dropout.value_or(config.attention_dropout),
                            options_.classifier_dropout.value_or(config.classifier_dropout));
   classifier_->set_gradient_checkpointing(options_.grad_checkpointing);
+  classifier_->to(device_);
 }
 
 // What checkpointing saves: the tensor memory one forward + backward pass of the first epoch's longest

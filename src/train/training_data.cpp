@@ -65,9 +65,11 @@ data::DataSpec resolve_path(data::DataSpec spec, ProcessGroup& group) {
 }  // namespace
 
 TrainingData::TrainingData(const TrainOptions& options, ProcessGroup& group,
-                           const text::WordPieceTokenizer& tokenizer, const data::CacheOptions& cache)
+                           const text::WordPieceTokenizer& tokenizer, const data::CacheOptions& cache,
+                           torch::Device device)
     : options_(options),
       pad_id_(tokenizer.pad_id()),
+      device_(device),
       spec_(resolve_path(options.data, group)),
       dataset_(
           root_first(group, [&] { return data::TokenizedDataset::open_or_build(spec_, tokenizer, cache); })) {
@@ -128,7 +130,8 @@ model::TensorBatch TrainingData::collate(const data::Batch& batch) const {
   members.reserve(batch.indices.size());
   for (const size_t local : batch.indices)
     members.push_back(train_indices_[local]);
-  return model::collate(*train_split_, members, options_.max_length, batch.padded_length, pad_id_);
+  return model::to_device(
+      model::collate(*train_split_, members, options_.max_length, batch.padded_length, pad_id_), device_);
 }
 
 }  // namespace greentune::train

@@ -20,7 +20,7 @@ class TrainingData {
   // Reads and tokenizes options.data (rank 0 first, the other ranks from its caches), draws the
   // --max-train-examples and the validation share with the seed, and plans the batches.
   TrainingData(const TrainOptions& options, ProcessGroup& group, const text::WordPieceTokenizer& tokenizer,
-               const data::CacheOptions& cache);
+               const data::CacheOptions& cache, torch::Device device);
   TrainingData(const TrainingData&) = delete;  // the splits are referred to by address
   TrainingData& operator=(const TrainingData&) = delete;
 
@@ -28,7 +28,8 @@ class TrainingData {
   const std::vector<std::string>& label_names() const { return dataset_.label_names(); }
   size_t train_examples() const { return train_indices_.size(); }
   const data::BatchSampler& sampler() const { return *sampler_; }
-  // The examples of one planned batch, truncated to max_length and padded to the batch's length.
+  // The examples of one planned batch, truncated to max_length and padded to the batch's length, on the
+  // run's device.
   model::TensorBatch collate(const data::Batch& batch) const;
 
   const data::TokenizedSplit& eval_split() const { return *eval_split_; }
@@ -40,6 +41,7 @@ class TrainingData {
  private:
   const TrainOptions& options_;
   int32_t pad_id_;
+  torch::Device device_;
   data::DataSpec spec_;
   data::TokenizedDataset dataset_;
   std::optional<data::TokenizedDataset> eval_dataset_, test_dataset_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "test_support.hpp"
 
@@ -87,6 +88,26 @@ TEST(OptionErrors, OtherCommandLineMistakesAreOneLineWithTheHelpToSee) {
   EXPECT_THAT(result.err, HasSubstr("--learning-rate"));
   EXPECT_THAT(result.err, HasSubstr("(fix: see `greentune train --help`)"));
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+}
+
+TEST(OptionErrors, ADeviceThatCannotRunIsOneErrorBeforeAnyWork) {
+  const CommandResult unknown = run_cli("train --data x.jsonl --device gpu");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(
+      unknown.err,
+      "greentune: error [usage]: --device: unknown device \"gpu\" (fix: use cpu, cuda, cuda:N (N from 0) "
+      "or auto)\n");
+  if (std::filesystem::exists("/dev/nvidiactl"))
+    GTEST_SKIP() << "this machine has an NVIDIA driver: cuda may be usable here";
+  // The data file does not exist: the device is refused first, before any data or model is read.
+  for (const std::string command :
+       {"train --data x.jsonl", "eval --model m --data x.jsonl", "predict --model m --text t"}) {
+    SCOPED_TRACE(command);
+    const CommandResult result = run_cli(command + " --device cuda");
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_THAT(result.err, HasSubstr("greentune: error [usage]: --device: cuda is not available"));
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ void set(TrainOptions& options, const std::string& key, std::vector<std::string>
 
 // The options of `greentune train` as the README and users' files name them.
 const std::set<std::string> kDocumentedOptions = {"model",
+                                                  "device",
                                                   "data",
                                                   "format",
                                                   "text-column",

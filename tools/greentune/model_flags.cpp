@@ -6,12 +6,14 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/model/runtime.hpp"
 #include "numeric_flags.hpp"
 
 namespace greentune::cli {
 
 model::PretrainedModel ModelFlags::load() {
+  const torch::Device on = model::resolve_device(device);  // fail before any work
   const model::CpuRuntime runtime = model::configure_cpu_runtime(threads);
   log::info(fmt::format("LibTorch on {} CPU threads, BLAS {}", runtime.threads,
                         runtime.blas.empty() ? "unknown" : runtime.blas));
@@ -26,6 +28,7 @@ model::PretrainedModel ModelFlags::load() {
   log::info(fmt::format("loaded {} ({:.1f}M parameters) in {:.2f} s", loaded.dir.string(), parameters / 1e6,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
   effective_max_length(loaded.model->config());  // fail before any work
+  loaded.model->to(on);
   return loaded;
 }
 
@@ -50,6 +53,7 @@ void add_model_flags(CLI::App& command, ModelFlags& flags) {
       ->capture_default_str();
   command.add_option("--vocab", flags.vocab, "vocab.txt to use instead of the model's")
       ->check(CLI::ExistingFile);
+  command.add_option("--device", flags.device, model::kDeviceHelp)->capture_default_str();
   command.add_option("--threads", flags.threads, "CPU threads (0: all cores)")
       ->check(in_range(whole_from_to(0, 4096)))
       ->capture_default_str();

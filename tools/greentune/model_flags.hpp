@@ -1,5 +1,6 @@
 #pragma once
-// The flags of commands that run a model: --model (directory or hub id), --revision, --vocab, --threads,
+// The flags of commands that run a model: --model (directory or hub id), --revision, --vocab, --device,
+// --threads,
 // --max-length, --batch-size; and the start-up they share.
 
 #include <CLI/CLI.hpp>
@@ -13,11 +14,12 @@ struct ModelFlags {
   std::string model;
   std::string revision = "main";
   std::string vocab;
+  std::string device = "auto";  // model::resolve_device
   int threads = 0;
   size_t max_length = 0;  // 0: the model's max_position_embeddings
   size_t batch_size = 32;
 
-  // Configures the CPU runtime, loads the model, and checks max_length against the model.
+  // Configures the CPU runtime, loads the model onto --device, and checks max_length against the model.
   model::PretrainedModel load();
   size_t effective_max_length(const model::ModelConfig& config) const;
 };

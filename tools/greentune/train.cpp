@@ -34,6 +34,7 @@ void run_train(const TrainFlags& flags, int group_timeout_s) {
     log::warn(options.launch.note);
   if (options.launch.rank > 0)
     log::set_quiet(true);
+  train::validate(options);  // a wrong option is one line, before the configuration table
   print_table(nlohmann::json(options));
   const train::RunResult result = train::train(options);
   if (options.launch.rank > 0)

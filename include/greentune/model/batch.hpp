@@ -23,6 +23,9 @@ TensorBatch pad_sequences(std::span<const data::TruncatedTokens> sequences, size
 
 // Examples `indices` of split, each truncated to max_length ([CLS] first max_length-2 pieces [SEP]) and
 // padded to padded_length (≥ every truncated length).
+// batch's tensors on device (the same tensors when they are there already).
+TensorBatch to_device(const TensorBatch& batch, torch::Device device);
+
 TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> indices, size_t max_length,
                     size_t padded_length, int32_t pad_id);
 

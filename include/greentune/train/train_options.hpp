@@ -25,6 +25,7 @@ std::string_view to_string(Precision precision);
 
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id
+  std::string device = "auto";                    // cpu, cuda, cuda:N or auto (model::resolve_device)
   data::DataSpec data;
   // Evaluation and test data, read like data (its format, columns and label names), each from its
   // "test" split when it has one, else all of its examples. Empty eval_data: a validation share of data's

@@ -36,10 +36,6 @@ class InterruptGuard {
   void (*previous_)(int);
 };
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 }  // namespace
 
 RunResult train(const TrainOptions& options) {

@@ -64,8 +64,7 @@ RunResult Trainer::finish() {
   result.n = state_.final_eval.n;
   result.best = {state_.best_step, state_.best};
   result.stop_reason = state_.stop_reason;
-  result.train_seconds =
-      state_.train_seconds + std::chrono::duration<double>(Clock::now() - started_).count();
+  result.train_seconds = state_.train_seconds + seconds_since(started_);
   result.steps = state_.step;
   result.train_samples = state_.trained_samples;  // every rank's, every epoch's
   result.padding_fraction = state_.padded_tokens == 0 ? 0.0

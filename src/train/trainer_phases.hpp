@@ -31,6 +31,10 @@ namespace greentune::train {
 using Clock = std::chrono::steady_clock;
 inline constexpr double kBytesPerMebibyte = 1024.0 * 1024.0;
 
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 // How many updates the run makes: an update runs grad_accum batches on each rank.
 struct UpdatePlan {
   int64_t batches_per_update = 1;

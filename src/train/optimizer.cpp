@@ -85,12 +85,30 @@ double clip_gradients(const std::vector<torch::Tensor>& parameters, double max_n
   if (max_norm > 0.0)
     return torch::nn::utils::clip_grad_norm_(parameters, max_norm);
   torch::NoGradGuard no_grad;
-  double squared = 0.0;
+  torch::Tensor squared;  // () double on the gradients' device: summed there in parameter order
   for (const auto& parameter : parameters) {
-    if (parameter.grad().defined())
-      squared += parameter.grad().to(torch::kDouble).pow(2).sum().item<double>();
+    if (!parameter.grad().defined())
+      continue;
+    const torch::Tensor term = parameter.grad().to(torch::kDouble).pow(2).sum();
+    squared = squared.defined() ? squared + term : term;
   }
-  return std::sqrt(squared);
+  return squared.defined() ? std::sqrt(squared.item<double>()) : 0.0;
+}
+
+UpdateOutcome apply_update(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
+                           double lr, double max_norm, DynamicLossScaler* scaler) {
+  if (scaler != nullptr)
+    scaler->unscale(parameters);
+  UpdateOutcome outcome;
+  outcome.grad_norm = clip_gradients(parameters, max_norm);
+  outcome.applied = std::isfinite(outcome.grad_norm);
+  if (scaler != nullptr)
+    scaler->update(outcome.applied);
+  if (outcome.applied) {
+    set_learning_rate(optimizer, lr);
+    optimizer.step();
+  }
+  return outcome;
 }
 
 }  // namespace greentune::train

@@ -50,16 +50,28 @@ inline torch::Tensor library_attention(const torch::Tensor& q, const torch::Tens
 #endif
 }
 
-// The reduced dtype CPU autocast runs in now, or nullopt when it is off.
-inline std::optional<torch::ScalarType> active_cpu_autocast() {
+// Turns LibTorch's cuDNN backend of scaled_dot_product_attention off (from 2.3, where it exists).
+inline void disable_cudnn_attention() {
+#if GREENTUNE_TORCH_AT_LEAST(2, 3)
+  at::globalContext().setSDPUseCuDNN(false);
+#endif
+}
+
+// The reduced dtype autocast runs in on device_type (CPU or CUDA) now, or nullopt when it is off there.
+inline std::optional<torch::ScalarType> active_autocast(c10::DeviceType device_type) {
 #if GREENTUNE_TORCH_AT_LEAST(2, 4)
-  if (!at::autocast::is_autocast_enabled(c10::DeviceType::CPU))
+  if (!at::autocast::is_autocast_enabled(device_type))
     return std::nullopt;
-  return at::autocast::get_autocast_dtype(c10::DeviceType::CPU);
+  return at::autocast::get_autocast_dtype(device_type);
 #else
-  if (!at::autocast::is_cpu_enabled())
+  if (device_type == c10::DeviceType::CPU) {
+    if (!at::autocast::is_cpu_enabled())
+      return std::nullopt;
+    return at::autocast::get_autocast_cpu_dtype();
+  }
+  if (!at::autocast::is_enabled())
     return std::nullopt;
-  return at::autocast::get_autocast_cpu_dtype();
+  return at::autocast::get_autocast_gpu_dtype();
 #endif
 }
 

@@ -82,6 +82,8 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   resolved_["resolved-device"] = device_.str();
   resolved_["device-name"] = model::device_name(device_);
   resolved_["resolved-precision"] = to_string(precision_);
+  optimizer_ = make_optimizer(*classifier_, options.optimizer);
+  resolved_["fused-optimizer"] = is_fused(*optimizer_);
   if (root_)
     write_file_atomically(options.output / "config.json", resolved_.dump(2) + "\n");
   log::info(fmt::format(
@@ -92,7 +94,6 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
       plan_.total_steps, options.batch_size, options.grad_accum,
       world_ == 1 ? "1 process" : fmt::format("{} processes", world_), to_string(precision_)));
 
-  optimizer_ = make_optimizer(*classifier_, options.optimizer);
   parameters_ = classifier_->parameters();
   metrics_log_.emplace(root_ ? options.output / "metrics.jsonl" : fs::path());
   torch::manual_seed(options.seed);  // dropout masks

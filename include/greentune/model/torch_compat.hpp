@@ -57,6 +57,38 @@ inline void disable_cudnn_attention() {
 #endif
 }
 
+// True where LibTorch has the fused multi-tensor Adam and AdamW kernels (at::_fused_adam_, _fused_adamw_)
+// for parameters on device_type: CUDA from 2.1, CPU from 2.4.
+constexpr bool has_fused_adam(c10::DeviceType device_type) {
+  if (device_type == c10::DeviceType::CUDA)
+    return GREENTUNE_TORCH_AT_LEAST(2, 1);
+  if (device_type == c10::DeviceType::CPU)
+    return GREENTUNE_TORCH_AT_LEAST(2, 4);
+  return false;
+}
+
+// One fused update of every tensor of params by Adam (decoupled false: L2 weight decay added to the
+// gradient) or AdamW (decoupled true), as torch.optim's fused=True runs it; state_steps are the updates
+// so far including this one, float tensors on the parameters' device. Only where has_fused_adam.
+inline void fused_adam(bool decoupled, at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                       at::TensorList exp_avg_sqs, at::TensorList state_steps, double lr, double beta1,
+                       double beta2, double weight_decay, double eps) {
+#if GREENTUNE_TORCH_AT_LEAST(2, 1)
+  constexpr bool amsgrad = false, maximize = false;
+  if (decoupled) {
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, state_steps, lr, beta1, beta2, weight_decay,
+                      eps, amsgrad, maximize);
+  } else {
+    at::_fused_adam_(params, grads, exp_avgs, exp_avg_sqs, {}, state_steps, lr, beta1, beta2, weight_decay,
+                     eps, amsgrad, maximize);
+  }
+#else
+  (void)decoupled, (void)params, (void)grads, (void)exp_avgs, (void)exp_avg_sqs, (void)state_steps, (void)lr,
+      (void)beta1, (void)beta2, (void)weight_decay, (void)eps;
+  TORCH_CHECK(false, "this LibTorch has no fused Adam kernels");
+#endif
+}
+
 // The reduced dtype autocast runs in on device_type (CPU or CUDA) now, or nullopt when it is off there.
 inline std::optional<torch::ScalarType> active_autocast(c10::DeviceType device_type) {
 #if GREENTUNE_TORCH_AT_LEAST(2, 4)

@@ -26,9 +26,22 @@ struct OptimizerOptions {
   double weight_decay = 0.01;  // AdamW: decoupled; Adam and SGD: L2 added to the gradient (torch.optim)
 };
 
-// Two parameter groups: [0] with weight decay (dim >= 2), [1] without.
+// Whether Adam and AdamW step with LibTorch's fused multi-tensor kernels: one kernel per parameter group
+// instead of several per parameter, which keeps a GPU busy. The state is the plain optimizer's, in its
+// types, so checkpoints load into either.
+enum class FusedKernels {
+  where_available,  // where this LibTorch has them for the parameters' device (compat::has_fused_adam)
+  never,            // always the plain per-parameter loop
+};
+
+// Two parameter groups: [0] with weight decay (dim >= 2), [1] without, on the model's parameters (which
+// are on the device they train on).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
-                                                        const OptimizerOptions& options);
+                                                        const OptimizerOptions& options,
+                                                        FusedKernels fused = FusedKernels::where_available);
+
+// True when optimizer steps with the fused kernels.
+bool is_fused(const torch::optim::Optimizer& optimizer);
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 

@@ -28,8 +28,12 @@ GradientReducer::GradientReducer(ProcessGroup& group, std::vector<torch::Tensor>
     bucket_sizes.back() = bucket_numel;
   }
   buckets_.resize(bucket_sizes.size());
+  // On the gradients' device: a GPU's buckets are reduced there (NCCL), a CPU's through Gloo.
+  const torch::Device device =
+      parameters_.empty() ? torch::Device(torch::kCPU) : parameters_.front().device();
   for (size_t b = 0; b < buckets_.size(); ++b)
-    buckets_[b].flat = torch::zeros({bucket_sizes[b]}, torch::kFloat);
+    buckets_[b].flat =
+        torch::zeros({bucket_sizes[b]}, torch::TensorOptions().dtype(torch::kFloat).device(device));
   for (size_t i = 0; i < parameters_.size(); ++i)
     ++buckets_[slots_[i].bucket].unfilled;
   for (size_t i = 0; i < parameters_.size(); ++i)

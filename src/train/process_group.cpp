@@ -20,6 +20,16 @@
 #define GREENTUNE_HAVE_GLOO 0
 #endif
 
+// NCCL, for tensors on CUDA GPUs: where greentune is built with CUDA (GREENTUNE_CUDA) against a LibTorch
+// built with it (USE_C10D_NCCL, as the PyTorch CUDA wheels are).
+#if GREENTUNE_HAVE_GLOO && GREENTUNE_CUDA && defined(USE_C10D_NCCL) && \
+    __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
+#define GREENTUNE_HAVE_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#else
+#define GREENTUNE_HAVE_NCCL 0
+#endif
+
 namespace greentune::train {
 
 namespace {
@@ -89,7 +99,8 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
 
 class GlooProcessGroup final : public ProcessGroup {
  public:
-  GlooProcessGroup(const LaunchEnvironment& launch, std::chrono::seconds timeout)
+  // device: a CUDA device adds an NCCL group (over the same store) for the tensors on it.
+  GlooProcessGroup(const LaunchEnvironment& launch, std::chrono::seconds timeout, torch::Device device)
       : rank_(launch.rank), size_(launch.world_size) {
     try {
       c10d::TCPStoreOptions store_options;
@@ -106,6 +117,10 @@ class GlooProcessGroup final : public ProcessGroup {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices.push_back(gloo_device(launch.master_addr));
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank_, size_, options);
+      if (device.is_cuda())
+        connect_nccl(store, timeout);
+    } catch (const Error&) {
+      throw;
     } catch (const std::exception& error) {
       throw Error(ErrorCode::distributed,
                   fmt::format("rank {} of {} ({}:{})", rank_, size_, launch.master_addr, launch.master_port),
@@ -123,6 +138,13 @@ class GlooProcessGroup final : public ProcessGroup {
 
   std::unique_ptr<PendingCollective> start_all_reduce_sum(torch::Tensor& tensor) override {
     std::vector<at::Tensor> tensors{tensor};
+#if GREENTUNE_HAVE_NCCL
+    if (tensor.is_cuda()) {
+      return std::make_unique<GlooWork>(
+          guarded("an all-reduce", [&] { return nccl_for(tensor)->allreduce(tensors); }), rank_, size_,
+          "an all-reduce");
+    }
+#endif
     return std::make_unique<GlooWork>(guarded("an all-reduce", [&] { return group_->allreduce(tensors); }),
                                       rank_, size_, "an all-reduce");
   }
@@ -139,6 +161,10 @@ class GlooProcessGroup final : public ProcessGroup {
     run("a broadcast", [&] {
       c10d::BroadcastOptions options;
       options.rootRank = root;
+#if GREENTUNE_HAVE_NCCL
+      if (buffer.front().is_cuda())
+        return nccl_for(buffer.front())->broadcast(buffer, options);
+#endif
       return group_->broadcast(buffer, options);
     });
     int64_t offset = 0;
@@ -217,6 +243,34 @@ class GlooProcessGroup final : public ProcessGroup {
     return torch::stack(output.front());
   }
 
+#if GREENTUNE_HAVE_NCCL
+  // One NCCL communicator over the ranks' GPUs, made from the same store under a prefix of its own.
+  void connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, std::chrono::seconds timeout) {
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    nccl_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", store),
+                                                        rank_, size_, options);
+  }
+
+  // The NCCL group, for a tensor on a CUDA device.
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL>& nccl_for(const torch::Tensor& tensor) {
+    if (!nccl_) {
+      throw Error(ErrorCode::internal, fmt::format("rank {} of {}", rank_, size_),
+                  fmt::format("a collective on {} in a group connected for the CPU", tensor.device().str()));
+    }
+    return nccl_;
+  }
+
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl_;
+#else
+  void connect_nccl(const c10::intrusive_ptr<c10d::Store>&, std::chrono::seconds) {
+    throw Error(ErrorCode::distributed, fmt::format("rank {} of {}", rank_, size_),
+                "this greentune has no NCCL, so it cannot train across processes on CUDA GPUs",
+                "build greentune with CUDA (GREENTUNE_CUDA) against a LibTorch with NCCL (the PyTorch CUDA "
+                "wheels), or run data-parallel jobs with --device cpu");
+  }
+#endif
+
   int rank_, size_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
@@ -230,13 +284,13 @@ std::unique_ptr<ProcessGroup> single_process_group() {
 }
 
 std::unique_ptr<ProcessGroup> connect_process_group(const LaunchEnvironment& launch,
-                                                    std::chrono::seconds timeout) {
+                                                    std::chrono::seconds timeout, torch::Device device) {
   if (!launch.distributed())
     return single_process_group();
 #if GREENTUNE_HAVE_GLOO
-  return std::make_unique<GlooProcessGroup>(launch, timeout);
+  return std::make_unique<GlooProcessGroup>(launch, timeout, device);
 #else
-  (void)timeout;
+  (void)timeout, (void)device;
   throw Error(ErrorCode::distributed, launch.launcher,
               "this greentune was built against a LibTorch without Gloo, so it cannot train across processes",
               "build it against a LibTorch with distributed support (Debian's libtorch-dev with "

@@ -34,15 +34,15 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   if (precision_ == Precision::fp16)
     loss_scaler_.emplace();
   state_.rng_device = device_.is_cuda() ? "cuda" : "cpu";
-  group_ = connect_process_group(options.launch, options.group_timeout);
+  if (options.launch.distributed() && device_.is_cuda()) {
+    // Each process of a data-parallel run on GPUs trains on its own: GPU LOCAL_RANK of those visible
+    // (the one its energy is metered on).
+    device_ = model::resolve_device(fmt::format("cuda:{}", options.launch.local_rank));
+  }
+  group_ = connect_process_group(options.launch, options.group_timeout, device_);
   root_ = group_->is_root();
   rank_ = group_->rank();
   world_ = group_->size();
-  if (world_ > 1 && device_.is_cuda()) {
-    throw Error(ErrorCode::usage, "--device",
-                "data-parallel training on CUDA GPUs needs NCCL, which greentune does not have yet",
-                "run data-parallel jobs with --device cpu");
-  }
   layout_ = lay_out_group(*group_, options.launch.local_rank);
   // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
   // the like fail now, before any slow work.

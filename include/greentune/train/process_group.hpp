@@ -1,9 +1,10 @@
 #pragma once
-// The processes of a data-parallel run as one group: LibTorch's c10d process groups (Gloo, on CPU
-// tensors) behind the few collectives training needs, so that nothing else sees c10d's C++ API, which
-// changed between LibTorch 1.13 and 2.x. A one-process group does every collective as a no-op, so that
-// training has a single path. Collectives must be called by every rank in the same order; when a rank dies
-// or cannot be reached, the others get Error(distributed) instead of waiting for ever.
+// The processes of a data-parallel run as one group: LibTorch's c10d process groups (Gloo for CPU
+// tensors and the host's bytes, NCCL for tensors on CUDA GPUs) behind the few collectives training needs, so
+// that nothing else sees c10d's C++ API, which changed between LibTorch 1.13 and 2.x. A one-process group
+// does every collective as a no-op, so that training has a single path. Collectives must be called by every
+// rank in the same order; when a rank dies or cannot be reached, the others get Error(distributed) instead of
+// waiting for ever.
 
 #include <torch/torch.h>
 
@@ -30,7 +31,8 @@ class ProcessGroup {
   virtual int size() const = 0;
   bool is_root() const { return rank() == 0; }
 
-  // Element-wise sum over the ranks, in place, into every rank's tensor (contiguous CPU tensors).
+  // Element-wise sum over the ranks, in place, into every rank's tensor (contiguous; on the CPU, or on the
+  // rank's GPU in a group connected for CUDA).
   virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
   // The same, started now and finished by wait(); tensor must stay alive and untouched until then.
   virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(torch::Tensor& tensor) = 0;
@@ -50,9 +52,12 @@ std::unique_ptr<ProcessGroup> single_process_group();
 // Joins the run that launch describes: rank 0 listens at MASTER_ADDR:MASTER_PORT and the others connect,
 // then every rank connects to every other with Gloo over TCP (GLOO_SOCKET_IFNAME picks the network
 // interface, as in PyTorch). timeout bounds the wait for the other ranks at start-up and in each
-// collective. A one-process launch gives single_process_group(). Error(distributed) when the group cannot
-// be formed (a rank never comes, the port is taken, this LibTorch has no Gloo).
+// collective. device: where the run's tensors are; for a CUDA device (each rank its own GPU) the tensor
+// collectives go through NCCL as well. A one-process launch gives single_process_group().
+// Error(distributed) when the group cannot be formed (a rank never comes, the port is taken, this LibTorch
+// has no Gloo, or no NCCL for a CUDA device).
 std::unique_ptr<ProcessGroup> connect_process_group(const LaunchEnvironment& launch,
-                                                    std::chrono::seconds timeout);
+                                                    std::chrono::seconds timeout,
+                                                    torch::Device device = torch::kCPU);
 
 }  // namespace greentune::train

@@ -58,7 +58,9 @@ class Trainer {
   RunResult run();
 
  private:
+  void choose_device();
   void prepare_model();
+  void write_config();
   void measure_checkpointing_memory();
   void train_epoch(int64_t epoch);
   // One optimizer update over the plan's batches [first, end), each rank running its share.

@@ -28,17 +28,7 @@ UpdatePlan plan_updates(const TrainOptions& options, int64_t batches_per_epoch, 
 
 Trainer::Trainer(const TrainOptions& options) : options_(options) {
   validate(options);
-  device_ = model::resolve_device(options.device);
-  model::prepare_device(device_);
-  precision_ = resolve_precision(options.precision, device_);
-  if (precision_ == Precision::fp16)
-    loss_scaler_.emplace();
-  state_.rng_device = device_.is_cuda() ? "cuda" : "cpu";
-  if (options.launch.distributed() && device_.is_cuda()) {
-    // Each process of a data-parallel run on GPUs trains on its own: GPU LOCAL_RANK of those visible
-    // (the one its energy is metered on).
-    device_ = model::resolve_device(fmt::format("cuda:{}", options.launch.local_rank));
-  }
+  choose_device();
   group_ = connect_process_group(options.launch, options.group_timeout, device_);
   root_ = group_->is_root();
   rank_ = group_->rank();
@@ -48,9 +38,7 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   // the like fail now, before any slow work.
   energy::MeteringOptions metering = options.metering;
   metering.scope = layout_.scope;
-  metering.synchronize = [device = device_] {
-    model::synchronize(device);
-  };  // windows end after the GPU's work
+  metering.synchronize = [device = device_] { model::synchronize(device); };  // after the GPU's work
   run_energy_ = std::make_unique<RunEnergy>(metering);
   // Processes allowed on the same CPUs split them.
   const int threads =
@@ -71,21 +59,8 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   prepare_model();
   plan_ = plan_updates(options, static_cast<int64_t>(data_->sampler().batches_per_epoch()), world_);
 
-  resolved_ = options;
-  resolved_["data"] = data_->spec().path.string();
-  resolved_["model-dir"] = model_dir_.string();
-  resolved_["total-steps"] = plan_.total_steps;
-  resolved_["resolved-warmup-steps"] = plan_.warmup_steps;
-  resolved_["train-examples"] = data_->train_examples();
-  resolved_["validation-examples"] = data_->eval_indices().size();
-  resolved_["world-size"] = world_;
-  resolved_["resolved-device"] = device_.str();
-  resolved_["device-name"] = model::device_name(device_);
-  resolved_["resolved-precision"] = to_string(precision_);
   optimizer_ = make_optimizer(*classifier_, options.optimizer);
-  resolved_["fused-optimizer"] = is_fused(*optimizer_);
-  if (root_)
-    write_file_atomically(options.output / "config.json", resolved_.dump(2) + "\n");
+  write_config();
   log::info(fmt::format(
       "training {} ({}) on {} examples, evaluating on {} ({}), {} updates of {} x {} x {} examples, {}",
       model_dir_.string(), model::to_string(classifier_->config().model_type), data_->train_examples(),
@@ -118,6 +93,37 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   if (root_)
     run_energy_->add_earlier(state_.energy);  // state_.energy covers every rank of the earlier processes
   energy_so_far_ = sum_with_energy(*group_, run_energy_->totals()).energy;
+}
+
+// The run's device (on GPUs each process of a data-parallel run its own: GPU LOCAL_RANK of those
+// visible, the one its energy is metered on), what it computes in there, and fp16's loss scaler.
+void Trainer::choose_device() {
+  device_ = model::resolve_device(options_.device);
+  if (options_.launch.distributed() && device_.is_cuda())
+    device_ = model::resolve_device(fmt::format("cuda:{}", options_.launch.local_rank));
+  model::prepare_device(device_);
+  precision_ = resolve_precision(options_.precision, device_);
+  if (precision_ == Precision::fp16)
+    loss_scaler_.emplace();
+  state_.rng_device = device_.is_cuda() ? "cuda" : "cpu";
+}
+
+// config.json: the options as given, and what the run resolved them to.
+void Trainer::write_config() {
+  resolved_ = options_;
+  resolved_["data"] = data_->spec().path.string();
+  resolved_["model-dir"] = model_dir_.string();
+  resolved_["total-steps"] = plan_.total_steps;
+  resolved_["resolved-warmup-steps"] = plan_.warmup_steps;
+  resolved_["train-examples"] = data_->train_examples();
+  resolved_["validation-examples"] = data_->eval_indices().size();
+  resolved_["world-size"] = world_;
+  resolved_["resolved-device"] = device_.str();
+  resolved_["device-name"] = model::device_name(device_);
+  resolved_["resolved-precision"] = to_string(precision_);
+  resolved_["fused-optimizer"] = is_fused(*optimizer_);
+  if (root_)
+    write_file_atomically(options_.output / "config.json", resolved_.dump(2) + "\n");
 }
 
 // The pretrained weights (or a drawn model) with the data's labels, and the run's dropout and

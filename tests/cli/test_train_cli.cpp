@@ -244,14 +244,19 @@ TEST(TrainCli, ATrainedModelIsWhatEvalPredictAndFurtherTrainingLoad) {
   EXPECT_LT(first_loss, std::log(2.0) - 0.3);
 }
 
-TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
-  TempDir dir;
+// A two-epoch run of the tiny model on 48 reviews into dir/run (the model and data written into dir), as
+// `greentune train` arguments.
+std::string two_epoch_run(const TempDir& dir) {
   write_tiny_model_dir(dir / "model", "distilbert_tiny");
   write_numbered_reviews(dir / "reviews.jsonl", 48);
-  const std::string train = "-q train --model '" + (dir / "model").string() + "' --data '" +
-                            (dir / "reviews.jsonl").string() + "' --cache-dir '" + (dir / "cache").string() +
-                            "' --output '" + (dir / "run").string() +
-                            "' --max-length 16 --batch-size 8 --epochs 2 --lr 0.002 --threads 1";
+  return "train --model '" + (dir / "model").string() + "' --data '" + (dir / "reviews.jsonl").string() +
+         "' --cache-dir '" + (dir / "cache").string() + "' --output '" + (dir / "run").string() +
+         "' --max-length 16 --batch-size 8 --epochs 2 --lr 0.002 --threads 1";
+}
+
+TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
+  TempDir dir;
+  const std::string train = "-q " + two_epoch_run(dir);
   const CommandResult first = run_cli(train);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   // The run's last checkpoint (after its final update) and the weights it started from.
@@ -274,12 +279,7 @@ TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
 // fields existed resumes with their defaults.
 TEST(TrainCli, ACheckpointFromAnotherDeviceOrAnOlderGreentuneResumes) {
   TempDir dir;
-  write_tiny_model_dir(dir / "model", "distilbert_tiny");
-  write_numbered_reviews(dir / "reviews.jsonl", 48);
-  const std::string train = "train --model '" + (dir / "model").string() + "' --data '" +
-                            (dir / "reviews.jsonl").string() + "' --cache-dir '" + (dir / "cache").string() +
-                            "' --output '" + (dir / "run").string() +
-                            "' --max-length 16 --batch-size 8 --epochs 2 --lr 0.002 --threads 1";
+  const std::string train = two_epoch_run(dir);
   const CommandResult first = run_cli("-q " + train);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto pointer = nlohmann::json::parse(read_text(dir / "run/checkpoint.json"));

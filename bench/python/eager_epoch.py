@@ -32,9 +32,14 @@ class Layer(nn.Module):
     def forward(self, x, key_mask):
         b, t, c = x.shape
         split = lambda y: y.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
-        context = F.scaled_dot_product_attention(split(self.q_lin(x)), split(self.k_lin(x)), split(self.v_lin(x)),
-                                                 attn_mask=key_mask,
-                                                 dropout_p=self.attention_dropout if self.training else 0.0)
+        dropout = self.attention_dropout if self.training else 0.0
+        q, k, v = split(self.q_lin(x)), split(self.k_lin(x)), split(self.v_lin(x))
+        if hasattr(F, "scaled_dot_product_attention"):
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout)
+        else:  # PyTorch 1.x (Debian 12's python3-torch): the same computation written out
+            scores = (q / math.sqrt(q.shape[-1])) @ k.transpose(-2, -1)
+            scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
+            context = F.dropout(scores.softmax(-1), dropout, self.training) @ v
         attended = self.sa_layer_norm(self.out_lin(context.transpose(1, 2).reshape(b, t, c)) + x)
         ffn = F.dropout(self.lin2(F.gelu(self.lin1(attended))), self.dropout, self.training)
         return self.output_layer_norm(ffn + attended)

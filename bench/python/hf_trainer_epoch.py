@@ -38,7 +38,7 @@ def main():
     device = epoch_common.pick_device(torch, args.device)
     transformers.set_seed(args.seed)
     with open(args.config) as file:
-        config = DistilBertConfig(**{k: v for k, v in json.load(file).items() if k != "architectures"})
+        config = DistilBertConfig(**{k: v for k, v in json.load(file).items() if k not in ("architectures", "model_type")})
     config.num_labels = 2
     ids, labels, tokenize_seconds = epoch_common.load_examples(args)
     dataset = [{"input_ids": row, "labels": label} for row, label in zip(ids, labels)]

@@ -28,7 +28,14 @@ def main():
         given = json.load(file)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     model = AutoModelForSequenceClassification.from_pretrained(args.model_dir).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+        tokenizer_note = f"AutoTokenizer: {type(tokenizer).__name__}"
+    except Exception as error:  # noqa: BLE001 - record why, then use the vocab.txt directly
+        from transformers import BertTokenizerFast
+
+        tokenizer = BertTokenizerFast(vocab_file=f"{args.model_dir}/vocab.txt", do_lower_case=True)
+        tokenizer_note = f"AutoTokenizer failed ({type(error).__name__}: {error}); BertTokenizerFast(vocab.txt)"
     encoded = tokenizer(given["texts"], truncation=True, max_length=given.get("max_length", 512), padding=True,
                         return_tensors="pt").to(device)
     with torch.no_grad():
@@ -56,7 +63,7 @@ def main():
               "texts": len(rows), "max_abs_probability_difference": largest_probability,
               "max_abs_logit_difference": largest_logit, "argmax_agrees": argmax_agrees, "tolerance": tolerance,
               "device": str(device), "transformers_version": transformers.__version__,
-              "model_class": type(model).__name__, "rows": rows}
+              "model_class": type(model).__name__, "tokenizer": tokenizer_note, "rows": rows}
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as out:

@@ -111,11 +111,7 @@ version_lt() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | 
 cmake_dep_args=()
 deps_ok=0
 if ! ls "$deps"/debs/*.deb >/dev/null 2>&1; then
-  if [ "$mode" = gpu ]; then
-    record deps fail "no $deps/debs: run bench/gpu/fetch_deps.sh where apt works and carry .gpu-deps"
-  else
-    record deps skipped "no $deps/debs (bench/gpu/fetch_deps.sh makes it): the prefix is not probed"
-  fi
+  record deps skipped "no $deps/debs (bench/gpu/fetch_deps.sh makes it): the build uses this machine's packages (scripts/setup.sh)"
 else
   glibc_needed="$(python3 -c "import json; print(json.load(open('$deps/manifest.json'))['glibc_needed'])" 2>/dev/null || echo unknown)"
   if [ ! -f "$prefix/.unpacked" ] || [ "$deps/manifest.json" -nt "$prefix/.unpacked" ]; then

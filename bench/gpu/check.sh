@@ -20,6 +20,9 @@
 #        the dry run: the same steps on the CPU with tiny sizes, greentune from the Debian build in DIR
 #        (default build/); --no-build uses DIR's binaries as they are. fp16 and NVML are skipped, and the
 #        Python runs too where torch / transformers are missing (their scripts are byte-compiled instead).
+# Other options: --device DEV (default cuda, --cpu: cpu), --libarchive static|shared|auto (auto: static where
+# glibc < 2.36), --work DIR, --deps DIR (default .gpu-deps), --budget SECONDS (--cpu: 900), --build-timeout
+# SECONDS (420).
 # Output: --out, else $OUT, else ./gpu-check-out. Work files (prefix, builds, runs): --work, default
 # build-gpu-check/ (ignored by git). --cpu also exits 1 unless every step it can run passed (the gpu-check ctest).
 set -euo pipefail
@@ -32,6 +35,9 @@ do_build=1
 budget=""
 deps="$root/.gpu-deps"
 work="$root/build-gpu-check"
+device=""
+archive_choice=auto
+build_timeout=420
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu) mode=cpu; shift ;;
@@ -41,7 +47,10 @@ while [ $# -gt 0 ]; do
     --budget) budget="$2"; shift 2 ;;
     --deps) deps="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --device) device="$2"; shift 2 ;;
+    --libarchive) archive_choice="$2"; shift 2 ;;
+    --build-timeout) build_timeout="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +63,7 @@ started=$(date +%s)
 deadline=$((started + budget))
 steps_py="$root/bench/gpu/check_steps.py"
 multiarch=x86_64-linux-gnu
-if [ "$mode" = gpu ]; then device=cuda; else device=cpu; fi
+[ -n "$device" ] || { [ "$mode" = gpu ] && device=cuda || device=cpu; }
 cores=$(nproc)
 
 say() { echo "check: $*"; }
@@ -146,7 +155,11 @@ else
       if [ -e "$dir/$needed" ]; then static_archive+=("$dir/$needed"); break; fi
     done
   done
-  if [ -n "$glibc_machine" ] && version_lt "$glibc_machine" 2.36; then archive_mode=static; fi
+  if [ "$archive_choice" = auto ]; then
+    if [ -n "$glibc_machine" ] && version_lt "$glibc_machine" 2.36; then archive_mode=static; fi
+  else
+    archive_mode="$archive_choice"
+  fi
   multiarch_include="$prefix/usr/include/$multiarch"
   link_flags="-Wl,--disable-new-dtags -Wl,-rpath,$lib1:$lib2 -Wl,-rpath-link,$lib1:$lib2"
   export PKG_CONFIG_LIBDIR="$lib1/pkgconfig:$prefix/usr/share/pkgconfig"
@@ -181,8 +194,8 @@ else
         continue
       fi
       rc=0
-      message="$("$exe" 2>&1 | head -n3 | tr '\t\n' '  ')" || rc=$?
-      "$exe" >/dev/null 2>&1 || rc=$?
+      "$exe" >"$probe/$name.out" 2>&1 || rc=$?
+      message="$(head -n3 "$probe/$name.out" | tr '\t\n' '  ')"
       printf '%s\t%s\t%s\n' "$name" "$rc" "$message" >>"$probe/results.tsv"
     done
   fi
@@ -210,6 +223,7 @@ build_greentune() {  # in the background on the GPU machine: the Python runs of 
     local configure=(cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_prefix/Torch"
                      "${cmake_dep_args[@]}" -DGREENTUNE_BUILD_BENCH=OFF -DGREENTUNE_BUILD_TESTS=ON
                      -DCMAKE_CUDA_ARCHITECTURES="${cuda_arch/./}")
+    if command -v ccache >/dev/null; then configure+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
     if [ "$archive_mode" = static ]; then
       configure+=(-DLibArchive_LIBRARY="$lib1/libarchive.a"
                   -DCMAKE_CXX_STANDARD_LIBRARIES="$(printf '%s ' "${static_archive[@]:1}")")
@@ -220,7 +234,7 @@ build_greentune() {  # in the background on the GPU machine: the Python runs of 
     local jobs=$cores
     [ "$mode" = gpu ] && [ ${#pin_build[@]} -gt 0 ] && jobs=$((cores - 2))
     [ "$mode" = cpu ] && [ "$jobs" -gt 2 ] && jobs=2
-    limited 420 "$out/logs/build.log" "${pin_build[@]}" cmake --build "$build" -j "$jobs" --target greentune test_model || rc=$?
+    limited "$build_timeout" "$out/logs/build.log" "${pin_build[@]}" cmake --build "$build" -j "$jobs" --target greentune test_model || rc=$?
   fi
   if [ "$rc" -eq 0 ] && { [ ! -x "$build/greentune" ] || [ ! -x "$build/tests/test_model" ]; }; then
     echo "no $build/greentune or $build/tests/test_model" >>"$out/logs/build.log"

@@ -169,7 +169,8 @@ else
     chmod +x "$work/bin/pkg-config"
     if "$work/bin/pkg-config" --version >/dev/null 2>&1; then export PATH="$work/bin:$PATH"; else rm -f "$work/bin/pkg-config"; fi
   fi
-  cmake_dep_args=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_ARCHITECTURE="$multiarch"
+  # CURL_NO_CURL_CMAKE: FindCURL finds the prefix's libcurl, not a CURLConfig.cmake the image may have.
+  cmake_dep_args=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_ARCHITECTURE="$multiarch" -DCURL_NO_CURL_CMAKE=ON
                   -DCMAKE_C_FLAGS="-isystem $multiarch_include" -DCMAKE_CXX_FLAGS="-isystem $multiarch_include"
                   -DCMAKE_EXE_LINKER_FLAGS="$link_flags" -DCMAKE_SHARED_LINKER_FLAGS="$link_flags")
   static_list="$(IFS=';'; echo "${static_archive[*]}")"

@@ -47,8 +47,14 @@ TensorBatch collate(const data::TokenizedSplit& split, std::span<const size_t> i
 }
 
 TensorBatch to_device(const TensorBatch& batch, torch::Device device) {
-  return {batch.input_ids.to(device), batch.attention_mask.to(device),
-          batch.labels.defined() ? batch.labels.to(device) : batch.labels};
+  const auto move = [device](const torch::Tensor& tensor) {
+    if (!tensor.defined() || tensor.device() == device)
+      return tensor;
+    if (device.is_cuda() && tensor.is_cpu())
+      return tensor.pin_memory().to(device, /*non_blocking=*/true);
+    return tensor.to(device);
+  };
+  return {move(batch.input_ids), move(batch.attention_mask), move(batch.labels)};
 }
 
 }  // namespace greentune::model

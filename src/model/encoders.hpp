@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "greentune/model/classifier.hpp"
-#include "greentune/model/runtime.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/model/torch_compat.hpp"
 
 namespace greentune::model::detail {
@@ -83,9 +83,9 @@ std::vector<std::shared_ptr<Layer>> add_layers(torch::nn::Module& parent, const 
 }
 
 // Gradient checkpointing of one encoder layer, as a custom autograd function: the forward pass keeps only
-// the layer's input; backward runs the layer again (same dropout masks: the generator state is saved and
-// restored; same autocast dtype) and back-propagates through the recomputation. Gradients equal the plain
-// ones bit for bit in fp32.
+// the layer's input; backward runs the layer again (same dropout masks: the state of the generator of the
+// input's device, CPU or GPU, is saved and restored; same autocast dtype on that device) and
+// back-propagates through the recomputation. Gradients equal the plain ones bit for bit in fp32.
 template <typename Layer>
 class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer<Layer>> {
  public:
@@ -93,8 +93,8 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer<Lay
                                const torch::Tensor& key_mask, Layer* layer, const ModelConfig* config) {
     context->saved_data["layer"] = reinterpret_cast<int64_t>(layer);  // the model outlives its backward pass
     context->saved_data["config"] = reinterpret_cast<int64_t>(config);
-    context->saved_data["rng"] = cpu_rng_state();
-    const auto autocast = compat::active_cpu_autocast();
+    context->saved_data["rng"] = rng_state(x.device());
+    const auto autocast = compat::active_autocast(x.device().type());
     context->saved_data["autocast"] = autocast ? static_cast<int64_t>(*autocast) : int64_t{-1};
     context->save_for_backward({x, key_mask});
     return layer->forward(x, key_mask, *config);  // autograd is off inside a custom function's forward
@@ -106,18 +106,19 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer<Lay
     const auto* config = reinterpret_cast<const ModelConfig*>(context->saved_data["config"].toInt());
     const auto saved = context->get_saved_variables();
     const torch::Tensor x = saved[0].detach().requires_grad_(true);
-    const torch::Tensor after_forward_rng = cpu_rng_state();
-    set_cpu_rng_state(context->saved_data["rng"].toTensor());
+    const torch::Device device = x.device();
+    const torch::Tensor after_forward_rng = rng_state(device);
+    set_rng_state(device, context->saved_data["rng"].toTensor());
     torch::Tensor y;
     {
       torch::AutoGradMode enable_grad(true);
       const int64_t autocast = context->saved_data["autocast"].toInt();
       std::optional<compat::AutocastGuard> guard;
       if (autocast >= 0)
-        guard.emplace(c10::DeviceType::CPU, static_cast<torch::ScalarType>(autocast));
+        guard.emplace(device.type(), static_cast<torch::ScalarType>(autocast));
       y = layer->forward(x, saved[1], *config);
     }
-    set_cpu_rng_state(after_forward_rng);
+    set_rng_state(device, after_forward_rng);
     torch::autograd::backward({y}, {output_grads[0]});
     return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }

@@ -36,18 +36,6 @@ std::string loaded_blas_library() {
 
 }  // namespace
 
-torch::Tensor cpu_rng_state() {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
-void set_cpu_rng_state(const torch::Tensor& state) {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
-}
-
 std::vector<int> allowed_cpus() {
   std::vector<int> cpus;
   cpu_set_t mask;

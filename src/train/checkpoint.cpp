@@ -9,7 +9,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
-#include "greentune/model/runtime.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/model/weights.hpp"
 
 namespace greentune::train {
@@ -76,13 +76,25 @@ std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
   }
 }
 
-// Restores the loop state, the optimizer state and this rank's generator state. rng.pt holds one state,
-// or one row per rank of the run that wrote it.
+// Restores the loop state, the optimizer state (onto device) and this rank's generator state of device's
+// type. rng.pt holds one state, or one row per rank of the run that wrote it.
 void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopState& state,
-                        torch::optim::Optimizer& optimizer, const fs::path& output) {
+                        torch::optim::Optimizer& optimizer, torch::Device device, const fs::path& output) {
   try {
+    state = nlohmann::json::parse(files.state_json).get<LoopState>();
     std::istringstream optimizer_stream(files.optimizer_pt);
-    torch::load(optimizer, optimizer_stream);
+    torch::load(optimizer, optimizer_stream, device);
+    const std::string device_type = device.is_cuda() ? "cuda" : "cpu";
+    if (state.rng_device != device_type) {
+      if (rank == 0) {
+        log::warn(
+            fmt::format("the checkpoint was written on {} and is resumed on {}: dropout masks will "
+                        "differ from an uninterrupted run",
+                        state.rng_device, device_type));
+      }
+      state.rng_device = device_type;
+      return;
+    }
     std::istringstream rng_stream(files.rng_pt);
     torch::Tensor rng;
     torch::load(rng, rng_stream);
@@ -95,8 +107,7 @@ void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopS
       }
       rng = rng[rank % rng.size(0)].contiguous();
     }
-    model::set_cpu_rng_state(rng);
-    state = nlohmann::json::parse(files.state_json).get<LoopState>();
+    model::set_rng_state(device, rng);
   } catch (const nlohmann::json::exception& error) {
     throw Error(ErrorCode::parse, output.string(), std::string("damaged checkpoint: ") + error.what(),
                 "remove the checkpoint files to start over");
@@ -110,7 +121,8 @@ void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopS
 }  // namespace
 
 bool resume_from_checkpoint(ProcessGroup& group, const fs::path& output, LoopState& state,
-                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer) {
+                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                            torch::Device device) {
   std::optional<CheckpointFiles> files;
   if (group.is_root())
     files = load_checkpoint_weights(output, model);
@@ -123,12 +135,12 @@ bool resume_from_checkpoint(ProcessGroup& group, const fs::path& output, LoopSta
   group.broadcast(files->state_json, 0);
   group.broadcast(files->optimizer_pt, 0);
   group.broadcast(files->rng_pt, 0);
-  restore_checkpoint(*files, group.rank(), group.size(), state, optimizer, output);
+  restore_checkpoint(*files, group.rank(), group.size(), state, optimizer, device, output);
   return true;
 }
 
-torch::Tensor gather_rng_states(ProcessGroup& group) {
-  const torch::Tensor mine = model::cpu_rng_state().contiguous();
+torch::Tensor gather_rng_states(ProcessGroup& group, torch::Device device) {
+  const torch::Tensor mine = model::rng_state(device).contiguous();
   if (group.size() == 1)
     return mine;
   std::vector<torch::Tensor> states;

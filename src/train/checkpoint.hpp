@@ -11,6 +11,7 @@
 
 #include "greentune/model/classifier.hpp"
 #include "greentune/model/eval_metrics.hpp"
+#include "greentune/train/loss_scaler.hpp"
 #include "greentune/train/process_group.hpp"
 #include "greentune/train/run_energy.hpp"
 
@@ -40,29 +41,38 @@ struct LoopState {
   EnergyTotals energy;                 // up to this checkpoint, earlier processes included
   EnergyForecast forecast;             // made after the first epoch; from_steps 0 until then
   uint64_t metrics_bytes = 0;          // length of metrics.jsonl at this point
+  LossScalerState loss_scaler;         // fp16's dynamic loss scale (the default state in other runs)
+  // The device type whose generator state rng.pt holds ("cpu" or "cuda"): a run resumed on another type
+  // keeps its own generator, and says its dropout masks differ.
+  std::string rng_device = "cpu";
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LoopState, step, epoch, next_batch, last_eval_step, real_tokens,
-                                   padded_tokens, window_loss, window_batches, window_samples, window_tokens,
-                                   best, final_eval, best_step, evaluations_without_improvement, stop_reason,
-                                   train_seconds, step_seconds, trained_samples, trained_tokens,
-                                   peak_step_tensor_bytes, energy, forecast, metrics_bytes)
+// Missing keys keep their defaults: checkpoints written before a field existed still resume.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoopState, step, epoch, next_batch, last_eval_step,
+                                                real_tokens, padded_tokens, window_loss, window_batches,
+                                                window_samples, window_tokens, best, final_eval, best_step,
+                                                evaluations_without_improvement, stop_reason, train_seconds,
+                                                step_seconds, trained_samples, trained_tokens,
+                                                peak_step_tensor_bytes, energy, forecast, metrics_bytes,
+                                                loss_scaler, rng_device)
 
-// A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the CPU generator's
-// state of every rank, the loop state) made complete under a temporary name, then named by
-// OUT/checkpoint.json, written atomically: a process killed at any moment leaves the previous checkpoint or
-// the new one, never half. Rank 0 writes it.
+// A checkpoint is a directory OUT/checkpoint-<step>/ (model weights, optimizer state, the state of every
+// rank's generator of the training device, the loop state) made complete under a temporary name, then named
+// by OUT/checkpoint.json, written atomically: a process killed at any moment leaves the previous checkpoint
+// or the new one, never half. Rank 0 writes it.
 void save_checkpoint(const std::filesystem::path& output, const LoopState& state,
                      model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer,
                      const torch::Tensor& rng_states);
 
 // Resumes every rank from rank 0's newest checkpoint in output: rank 0 loads it and sends the loop,
 // optimizer and generator states to the others, so that they need not see rank 0's disk. (The weights
-// follow with the broadcast every run starts with.) False when there is no checkpoint.
+// follow with the broadcast every run starts with.) The optimizer state goes to device, where the model
+// is, whatever device wrote it. False when there is no checkpoint.
 bool resume_from_checkpoint(ProcessGroup& group, const std::filesystem::path& output, LoopState& state,
-                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer);
+                            model::SequenceClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                            torch::Device device);
 
-// Every rank's CPU generator state: one state for a single process, (ranks, state) for several.
-torch::Tensor gather_rng_states(ProcessGroup& group);
+// Every rank's state of its device's generator: one state for a single process, (ranks, state) for several.
+torch::Tensor gather_rng_states(ProcessGroup& group, torch::Device device);
 
 }  // namespace greentune::train

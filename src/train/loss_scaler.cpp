@@ -2,36 +2,30 @@
 
 namespace greentune::train {
 
-DynamicLossScaler::DynamicLossScaler(LossScalerOptions options)
-    : options_(options), scale_(options.initial_scale) {}
-
-bool DynamicLossScaler::unscale_and_check(const std::vector<torch::Tensor>& parameters) {
-  torch::NoGradGuard no_grad;
-  bool finite = true;
-  for (const auto& parameter : parameters) {
-    torch::Tensor grad = parameter.grad();
-    if (!grad.defined())
-      continue;
-    grad.mul_(1.0 / scale_);
-    finite = finite && torch::isfinite(grad).all().item<bool>();
-  }
-  if (!finite) {
-    scale_ *= options_.backoff_factor;
-    good_steps_ = 0;
-    ++skipped_steps_;
-    return false;
-  }
-  if (++good_steps_ >= options_.growth_interval) {
-    scale_ *= options_.growth_factor;
-    good_steps_ = 0;
-  }
-  return true;
+DynamicLossScaler::DynamicLossScaler(LossScalerOptions options) : options_(options) {
+  state_.scale = options.initial_scale;
 }
 
-void DynamicLossScaler::restore(double scale, int64_t good_steps, int64_t skipped_steps) {
-  scale_ = scale;
-  good_steps_ = good_steps;
-  skipped_steps_ = skipped_steps;
+void DynamicLossScaler::unscale(const std::vector<torch::Tensor>& parameters) const {
+  torch::NoGradGuard no_grad;
+  for (const auto& parameter : parameters) {
+    if (parameter.grad().defined())
+      parameter.grad().mul_(1.0 / state_.scale);
+  }
+}
+
+bool DynamicLossScaler::update(bool gradients_finite) {
+  if (!gradients_finite) {
+    state_.scale *= options_.backoff_factor;
+    state_.good_steps = 0;
+    ++state_.skipped_steps;
+    return false;
+  }
+  if (++state_.good_steps >= options_.growth_interval) {
+    state_.scale *= options_.growth_factor;
+    state_.good_steps = 0;
+  }
+  return true;
 }
 
 }  // namespace greentune::train

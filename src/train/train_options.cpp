@@ -16,8 +16,10 @@ Precision parse_precision(std::string_view name) {
     return Precision::bf16;
   if (name == "fp16")
     return Precision::fp16;
+  if (name == "auto")
+    return Precision::automatic;
   throw Error(ErrorCode::usage, "--precision", fmt::format("unknown precision \"{}\"", name),
-              "use fp32, bf16 or fp16");
+              "use fp32, bf16, fp16 or auto");
 }
 
 std::string_view to_string(Precision precision) {
@@ -28,8 +30,18 @@ std::string_view to_string(Precision precision) {
       return "bf16";
     case Precision::fp16:
       return "fp16";
+    case Precision::automatic:
+      return "auto";
   }
   return "unknown";
+}
+
+Precision resolve_precision(Precision precision, torch::Device device) {
+  if (precision != Precision::automatic)
+    return precision;
+  if (device.is_cpu())
+    return Precision::fp32;
+  return model::computes_bf16_natively(device) ? Precision::bf16 : Precision::fp16;
 }
 
 namespace {
@@ -162,8 +174,9 @@ void add_strategy_options(OptionTable<T>& table) {
       "Classifier dropout (default: the model's)"));
   add(choice_option<T>(
       "precision", [](auto& o) -> auto& { return o.precision; }, parse_precision,
-      [](Precision precision) { return to_string(precision); }, "{fp32,bf16,fp16}",
-      "fp32 or bf16 (fp16 needs a CUDA GPU)"));
+      [](Precision precision) { return to_string(precision); }, "{fp32,bf16,fp16,auto}",
+      "fp32, bf16, fp16 (CUDA GPUs only, with dynamic loss scaling) or auto (GPUs: bf16 where they compute "
+      "it natively, else fp16; CPUs: fp32)"));
   add(flag_option<T>(
       "grad-checkpointing", [](auto& o) -> auto& { return o.grad_checkpointing; },
       "Recompute each encoder layer in backward instead of keeping its activations"));
@@ -262,12 +275,7 @@ void validate(const TrainOptions& options) {
   const torch::Device device = model::resolve_device(options.device);
   if (options.precision == Precision::fp16 && device.is_cpu()) {
     throw Error(ErrorCode::usage, "--precision", "fp16 needs a CUDA GPU (CPUs compute in bf16, not fp16)",
-                "use --precision bf16 or fp32 on a CPU");
-  }
-  if (options.precision == Precision::fp16) {
-    throw Error(ErrorCode::usage, "--precision",
-                "fp16 training needs dynamic loss scaling, which greentune's CUDA path does not have yet",
-                "use --precision bf16 or fp32");
+                "use --precision bf16, fp32 or auto on a CPU");
   }
 }
 

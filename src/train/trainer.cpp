@@ -70,11 +70,17 @@ void Trainer::train_epoch(int64_t epoch) {
     state_.padded_tokens += plan.padded_tokens;
   }
   const auto per_update = static_cast<size_t>(plan_.batches_per_update);
+  std::vector<size_t> my_batches;  // the rest of the epoch's batches this rank runs, in their order
+  for (size_t first = first_batch; first < batch_count; first += per_update) {
+    for (const size_t batch : rank_batches(first, std::min(first + per_update, batch_count), rank_, world_))
+      my_batches.push_back(batch);
+  }
+  BatchPrefetcher batches(*data_, plan, std::move(my_batches));
   for (size_t first = first_batch;
        first < batch_count && state_.step < plan_.total_steps && state_.stop_reason.empty();
        first += per_update) {
     const size_t end = std::min(first + per_update, batch_count);
-    const StepOutcome step = train_step(plan, first, end);
+    const StepOutcome step = train_step(plan, first, end, batches);
     if (progress_.terminal())
       progress_.update([this] { return describe_progress(); });
     if (options_.energy_budget_kwh > 0.0 && energy_so_far_.kwh() >= options_.energy_budget_kwh) {
@@ -107,8 +113,9 @@ void Trainer::train_epoch(int64_t epoch) {
 // Mean cross-entropy over the batch, label smoothing included, in fp32 whatever the precision.
 torch::Tensor Trainer::training_loss(const model::TensorBatch& tensors) {
   torch::Tensor logits;  // (B, num_labels)
-  if (options_.precision == Precision::bf16) {
-    model::compat::AutocastGuard autocast(device_.type(), torch::kBFloat16);
+  if (precision_ == Precision::bf16 || precision_ == Precision::fp16) {
+    model::compat::AutocastGuard autocast(device_.type(),
+                                          precision_ == Precision::bf16 ? torch::kBFloat16 : torch::kHalf);
     logits = classifier_->forward(tensors.input_ids, tensors.attention_mask).logits;
   } else {
     logits = classifier_->forward(tensors.input_ids, tensors.attention_mask).logits;
@@ -118,37 +125,32 @@ torch::Tensor Trainer::training_loss(const model::TensorBatch& tensors) {
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing));
 }
 
-Trainer::StepOutcome Trainer::train_step(const data::EpochPlan& plan, size_t first, size_t end) {
+Trainer::StepOutcome Trainer::train_step(const data::EpochPlan& plan, size_t first, size_t end,
+                                         BatchPrefetcher& batches) {
   const auto step_started = Clock::now();
-  tensor_memory_.reset_peak();
-  // Forward and backward over this rank's micro-batches; the gradients add up.
+  reset_tensor_peak();
+  // Forward and backward over this rank's micro-batches; the gradients add up, the losses add up on the
+  // device (no wait for it here).
   const std::vector<size_t> my_batches = rank_batches(first, end, rank_, world_);
-  double loss_sum = 0.0;  // of this rank's micro-batches
   for (size_t k = 0; k < my_batches.size(); ++k) {
-    const model::TensorBatch tensors = data_->collate(plan.batches[my_batches[k]]);  // (B, T) ids and mask
-    const torch::Tensor loss = training_loss(tensors);                               // ()
-    loss_sum += loss.item<double>();
+    const model::TensorBatch tensors = batches.next(my_batches[k]);  // (B, T) ids and mask, (B) labels
+    const torch::Tensor loss = training_loss(tensors);               // ()
+    window_loss_on_device_ += loss.detach().to(torch::kDouble);
     if (reducer_ && k + 1 == my_batches.size())
       reducer_->expect_last_backward();
     // Each micro-batch's share of the update's mean gradient, as one process with grad_accum x world
-    // micro-batches would compute it.
-    (loss / static_cast<double>(plan_.batches_per_update)).backward();
-    state_.peak_step_tensor_bytes = std::max(state_.peak_step_tensor_bytes, tensor_memory_.peak_bytes());
+    // micro-batches would compute it; fp16 scales it up so that small gradients do not underflow.
+    const torch::Tensor share = loss / static_cast<double>(plan_.batches_per_update);
+    (loss_scaler_ ? loss_scaler_->scale(share) : share).backward();
+    state_.peak_step_tensor_bytes = std::max(state_.peak_step_tensor_bytes, tensor_bytes().peak);
   }
   if (reducer_)
     reducer_->finish();  // every rank now holds the sum of all ranks' gradients
-  // What every rank learns after each update: the summed loss, whether some rank got Ctrl-C, and the
-  // run's energy so far.
+  // What every rank learns after each update: whether some rank got Ctrl-C, and the run's energy so far.
   const GroupSums agreed =
-      sum_with_energy(*group_, run_energy_->totals(), {loss_sum, interrupt_requested != 0 ? 1.0 : 0.0});
+      sum_with_energy(*group_, run_energy_->totals(), {interrupt_requested != 0 ? 1.0 : 0.0});
   energy_so_far_ = agreed.energy;
-  interrupt_agreed_ = agreed.extra[1] > 0.0;
-  const double update_loss = agreed.extra[0];
-  if (!std::isfinite(update_loss)) {
-    throw Error(ErrorCode::invalid_data, fmt::format("step {}", state_.step),
-                fmt::format("the training loss became {}", update_loss),
-                "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
-  }
+  interrupt_agreed_ = agreed.extra[0] > 0.0;
   // Examples and tokens of the whole update, every rank's: each rank knows the plan.
   for (size_t batch = first; batch < end; ++batch) {
     state_.window_samples += plan.batches[batch].indices.size();
@@ -156,34 +158,60 @@ Trainer::StepOutcome Trainer::train_step(const data::EpochPlan& plan, size_t fir
     state_.trained_samples += plan.batches[batch].indices.size();
     state_.trained_tokens += plan.batches[batch].real_tokens;
   }
-  state_.window_loss += update_loss;
   state_.window_batches += static_cast<int64_t>(end - first);
-  last_loss_ = update_loss / static_cast<double>(end - first);
 
-  // Clip, step with the scheduled learning rate, clear the gradients.
+  // Unscale (fp16), clip, step with the scheduled learning rate, clear the gradients. Every rank holds the
+  // same summed gradients, so all make the same decision.
   StepOutcome outcome;
-  outcome.grad_norm = clip_gradients(parameters_, options_.max_grad_norm);
   outcome.lr = options_.optimizer.lr *
                lr_factor(options_.schedule, state_.step, plan_.warmup_steps, plan_.total_steps);
-  set_learning_rate(*optimizer_, outcome.lr);
-  optimizer_->step();
+  const UpdateOutcome update = apply_update(*optimizer_, parameters_, outcome.lr, options_.max_grad_norm,
+                                            loss_scaler_ ? &*loss_scaler_ : nullptr);
+  outcome.grad_norm = update.grad_norm;
+  if (!update.applied && !loss_scaler_) {
+    throw Error(ErrorCode::invalid_data, fmt::format("step {}", state_.step),
+                fmt::format("the training loss diverged: its gradients became {}", update.grad_norm),
+                "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
+  }
   optimizer_->zero_grad();
   ++state_.step;
-  state_.peak_step_tensor_bytes = std::max(state_.peak_step_tensor_bytes, tensor_memory_.peak_bytes());
+  state_.peak_step_tensor_bytes = std::max(state_.peak_step_tensor_bytes, tensor_bytes().peak);
   state_.step_seconds += seconds_since(step_started);
   return outcome;
 }
 
+// Tensor memory now and at its fullest since the last reset: the CUDA caching allocator's on a GPU
+// (torch.cuda.max_memory_allocated), the tracked CPU tensors' on a CPU.
+model::AllocatedBytes Trainer::tensor_bytes() const {
+  if (const auto on_gpu = model::allocated_bytes(device_))
+    return *on_gpu;
+  return {tensor_memory_.current_bytes(), tensor_memory_.peak_bytes()};
+}
+
+void Trainer::reset_tensor_peak() {
+  tensor_memory_.reset_peak();
+  model::reset_peak_allocated_bytes(device_);
+}
+
+// Adds every rank's micro-batch losses since the last flush to the window's (one wait for the device).
+void Trainer::flush_window_loss() {
+  const double mine = window_loss_on_device_.item<double>();
+  window_loss_on_device_.zero_();
+  state_.window_loss += sum_over_ranks(*group_, {mine}).front();
+}
+
 // A training row of metrics.jsonl: the window since the previous row.
 void Trainer::log_training_row(double epoch_progress, double lr, double grad_norm) {
+  flush_window_loss();
   const double seconds = seconds_since(window_started_);
   const double mean_loss = state_.window_loss / static_cast<double>(state_.window_batches);
+  last_loss_ = mean_loss;
   metrics_log_->add({{"step", state_.step},
                      {"epoch", epoch_progress},
                      {"loss", mean_loss},
                      {"lr", lr},
                      {"grad_norm", grad_norm},
-                     {"loss_scale", nullptr},
+                     {"loss_scale", loss_scaler_ ? nlohmann::json(loss_scaler_->current_scale()) : nullptr},
                      {"samples_per_s", static_cast<double>(state_.window_samples) / seconds},
                      {"tokens_per_s", static_cast<double>(state_.window_tokens) / seconds},
                      {"energy_kwh", energy_so_far_.kwh()},  // the run's so far
@@ -272,8 +300,11 @@ void Trainer::save(int64_t epoch, size_t next_batch) {
   state_.epoch = epoch;
   state_.next_batch = next_batch;
   state_.metrics_bytes = metrics_log_->bytes();
+  flush_window_loss();
+  if (loss_scaler_)
+    state_.loss_scaler = loss_scaler_->state();
   state_.energy = sum_with_energy(*group_, run_energy_->totals()).energy;
-  const torch::Tensor rng_states = gather_rng_states(*group_);
+  const torch::Tensor rng_states = gather_rng_states(*group_, device_);
   if (!root_)
     return;
   state_.train_seconds += seconds_since(started_);  // the checkpoint holds the run's time so far

@@ -66,6 +66,7 @@ RunResult Trainer::finish() {
   result.stop_reason = state_.stop_reason;
   result.train_seconds = state_.train_seconds + seconds_since(started_);
   result.steps = state_.step;
+  result.skipped_steps = loss_scaler_ ? loss_scaler_->skipped_steps() : 0;
   result.train_samples = state_.trained_samples;  // every rank's, every epoch's
   result.padding_fraction = state_.padded_tokens == 0 ? 0.0
                                                       : 1.0 - static_cast<double>(state_.real_tokens) /

@@ -19,6 +19,7 @@
 #include "greentune/model/runtime.hpp"
 #include "greentune/model/tensor_memory.hpp"
 #include "greentune/train/data_parallel.hpp"
+#include "greentune/train/loss_scaler.hpp"
 #include "greentune/train/process_group.hpp"
 #include "greentune/train/run_energy.hpp"
 #include "greentune/train/run_result.hpp"
@@ -63,10 +64,13 @@ class Trainer {
   // One optimizer update over the plan's batches [first, end), each rank running its share.
   struct StepOutcome {
     double lr = 0.0;         // the learning rate it used
-    double grad_norm = 0.0;  // the global gradient norm before clipping
+    double grad_norm = 0.0;  // the global gradient norm before clipping (inf or NaN when fp16 skipped it)
   };
-  StepOutcome train_step(const data::EpochPlan& plan, size_t first, size_t end);
+  StepOutcome train_step(const data::EpochPlan& plan, size_t first, size_t end, BatchPrefetcher& batches);
   torch::Tensor training_loss(const model::TensorBatch& tensors);
+  void flush_window_loss();
+  model::AllocatedBytes tensor_bytes() const;
+  void reset_tensor_peak();
   void log_training_row(double epoch_progress, double lr, double grad_norm);
   model::EvalMetrics evaluate_on(const data::TokenizedSplit& split, std::span<const size_t> indices);
   void evaluate(double epoch);
@@ -80,7 +84,8 @@ class Trainer {
   void say(const std::string& line) { progress_.print_above(line); }
 
   const TrainOptions& options_;
-  torch::Device device_{torch::kCPU};  // where the model, batches, optimizer state and loss live
+  torch::Device device_{torch::kCPU};      // where the model, batches, optimizer state and loss live
+  Precision precision_ = Precision::fp32;  // options_.precision resolved for device_
   std::unique_ptr<ProcessGroup> group_;
   bool root_ = true;
   int rank_ = 0, world_ = 1;
@@ -101,13 +106,18 @@ class Trainer {
   std::optional<MetricsLog> metrics_log_;
   std::optional<GradientReducer> reducer_;  // gradients summed over the ranks while backward runs
   std::optional<CheckpointingMemory> checkpointing_memory_;
+  std::optional<DynamicLossScaler> loss_scaler_;  // fp16 only
+  // This rank's summed micro-batch losses since the last flush_window_loss, () double on device_: read
+  // only when a training row is logged or a checkpoint written, so that no update waits for it.
+  torch::Tensor window_loss_on_device_;
 
   LoopState state_;
   EnergyTotals energy_so_far_;  // every rank's, after each update
   ProgressLine progress_;       // on a terminal a bar redrawn in place; elsewhere only the log lines
   int64_t first_step_ = 0;      // of this process
-  double last_loss_ = std::numeric_limits<double>::quiet_NaN();  // of the newest update, per micro-batch
-  bool interrupt_agreed_ = false;  // some rank got Ctrl-C: all checkpoint and stop together
+  double last_loss_ =
+      std::numeric_limits<double>::quiet_NaN();  // of the newest training row, per micro-batch
+  bool interrupt_agreed_ = false;                // some rank got Ctrl-C: all checkpoint and stop together
   Clock::time_point started_, window_started_;
   double window_started_j_ = 0.0;
 };

@@ -6,6 +6,7 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/model/hub.hpp"
 #include "trainer_phases.hpp"
 
@@ -28,6 +29,11 @@ UpdatePlan plan_updates(const TrainOptions& options, int64_t batches_per_epoch, 
 Trainer::Trainer(const TrainOptions& options) : options_(options) {
   validate(options);
   device_ = model::resolve_device(options.device);
+  model::prepare_device(device_);
+  precision_ = resolve_precision(options.precision, device_);
+  if (precision_ == Precision::fp16)
+    loss_scaler_.emplace();
+  state_.rng_device = device_.is_cuda() ? "cuda" : "cpu";
   group_ = connect_process_group(options.launch, options.group_timeout);
   root_ = group_->is_root();
   rank_ = group_->rank();
@@ -42,6 +48,9 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   // the like fail now, before any slow work.
   energy::MeteringOptions metering = options.metering;
   metering.scope = layout_.scope;
+  metering.synchronize = [device = device_] {
+    model::synchronize(device);
+  };  // windows end after the GPU's work
   run_energy_ = std::make_unique<RunEnergy>(metering);
   // Processes allowed on the same CPUs split them.
   const int threads =
@@ -70,6 +79,11 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   resolved_["train-examples"] = data_->train_examples();
   resolved_["validation-examples"] = data_->eval_indices().size();
   resolved_["world-size"] = world_;
+  resolved_["resolved-device"] = device_.str();
+  resolved_["device-name"] = model::device_name(device_);
+  resolved_["resolved-precision"] = to_string(precision_);
+  optimizer_ = make_optimizer(*classifier_, options.optimizer);
+  resolved_["fused-optimizer"] = is_fused(*optimizer_);
   if (root_)
     write_file_atomically(options.output / "config.json", resolved_.dump(2) + "\n");
   log::info(fmt::format(
@@ -78,15 +92,18 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
       data_->eval_indices().size(),
       data_->evaluates_held_out_data() ? "held out of the training data" : options.eval_data.string(),
       plan_.total_steps, options.batch_size, options.grad_accum,
-      world_ == 1 ? "1 process" : fmt::format("{} processes", world_), to_string(options.precision)));
+      world_ == 1 ? "1 process" : fmt::format("{} processes", world_), to_string(precision_)));
 
-  optimizer_ = make_optimizer(*classifier_, options.optimizer);
   parameters_ = classifier_->parameters();
   metrics_log_.emplace(root_ ? options.output / "metrics.jsonl" : fs::path());
   torch::manual_seed(options.seed);  // dropout masks
   if (options.grad_checkpointing)
     measure_checkpointing_memory();
-  if (options.resume && resume_from_checkpoint(*group_, options.output, state_, *classifier_, *optimizer_)) {
+  window_loss_on_device_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  if (options.resume &&
+      resume_from_checkpoint(*group_, options.output, state_, *classifier_, *optimizer_, device_)) {
+    if (loss_scaler_)
+      loss_scaler_->restore(state_.loss_scaler);
     log::info(fmt::format("resumed from the checkpoint at step {} (epoch {}, batch {})", state_.step,
                           state_.epoch, state_.next_batch));
   } else if (options.resume) {
@@ -136,16 +153,16 @@ void Trainer::measure_checkpointing_memory() {
         return a.padded_length * a.indices.size() < b.padded_length * b.indices.size();
       });
   const model::TensorBatch tensors = data_->collate(longest);
-  const torch::Tensor rng = model::cpu_rng_state();
+  const torch::Tensor rng = model::rng_state(device_);
   const auto pass_peak_mb = [&](bool checkpointed) {
     classifier_->set_gradient_checkpointing(checkpointed);
-    const int64_t before = tensor_memory_.current_bytes();
-    tensor_memory_.reset_peak();
+    const int64_t before = tensor_bytes().current;
+    reset_tensor_peak();
     training_loss(tensors).backward();
-    const double added_mb = static_cast<double>(tensor_memory_.peak_bytes() - before) / kBytesPerMebibyte;
+    const double added_mb = static_cast<double>(tensor_bytes().peak - before) / kBytesPerMebibyte;
     for (torch::Tensor& parameter : classifier_->parameters())
       parameter.mutable_grad() = torch::Tensor();
-    model::set_cpu_rng_state(rng);
+    model::set_rng_state(device_, rng);
     return added_mb;
   };
   const double plain_mb = pass_peak_mb(false);

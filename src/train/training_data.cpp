@@ -1,5 +1,7 @@
 #include "training_data.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "collectives.hpp"
@@ -125,13 +127,52 @@ TrainingData::TrainingData(const TrainOptions& options, ProcessGroup& group,
   sampler_.emplace(std::move(lengths), sampler_options);
 }
 
-model::TensorBatch TrainingData::collate(const data::Batch& batch) const {
+model::TensorBatch TrainingData::collate_on_host(const data::Batch& batch) const {
   std::vector<size_t> members;
   members.reserve(batch.indices.size());
   for (const size_t local : batch.indices)
     members.push_back(train_indices_[local]);
-  return model::to_device(
-      model::collate(*train_split_, members, options_.max_length, batch.padded_length, pad_id_), device_);
+  model::TensorBatch tensors =
+      model::collate(*train_split_, members, options_.max_length, batch.padded_length, pad_id_);
+  if (device_.is_cuda())
+    tensors = {tensors.input_ids.pin_memory(), tensors.attention_mask.pin_memory(),
+               tensors.labels.pin_memory()};
+  return tensors;
+}
+
+BatchPrefetcher::BatchPrefetcher(const TrainingData& data, const data::EpochPlan& plan,
+                                 std::vector<size_t> order)
+    : data_(data), plan_(plan), order_(std::move(order)) {
+  prepare(0);
+}
+
+BatchPrefetcher::~BatchPrefetcher() {
+  if (prepared_.valid())
+    prepared_.wait();
+}
+
+void BatchPrefetcher::prepare(size_t position) {
+  position_ = position;
+  if (position < order_.size()) {
+    const data::Batch& batch = plan_.batches[order_[position]];
+    // The producer runs with this thread's LibTorch state, so that the tensor memory tracker counts the
+    // batch's tensors as the step's, as when the step collated them itself.
+    prepared_ = std::async(std::launch::async, [this, &batch, state = at::ThreadLocalState()] {
+      const at::ThreadLocalStateGuard guard(state);
+      return data_.collate_on_host(batch);
+    });
+  }
+}
+
+model::TensorBatch BatchPrefetcher::next(size_t batch_index) {
+  if (position_ >= order_.size() || order_[position_] != batch_index) {
+    throw Error(ErrorCode::internal, "BatchPrefetcher",
+                fmt::format("batch {} was asked for, but the prefetcher holds {}", batch_index,
+                            position_ < order_.size() ? std::to_string(order_[position_]) : "none"));
+  }
+  const model::TensorBatch on_host = prepared_.get();  // rethrows what the collation threw
+  prepare(position_ + 1);
+  return data_.to_device(on_host);
 }
 
 }  // namespace greentune::train

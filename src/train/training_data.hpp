@@ -3,6 +3,7 @@
 // the model's vocabulary, the validation share held out of it (or --eval-data), the test split (or
 // --test-data), the batch sampler over the training examples, and their collation into tensors.
 
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -30,7 +31,12 @@ class TrainingData {
   const data::BatchSampler& sampler() const { return *sampler_; }
   // The examples of one planned batch, truncated to max_length and padded to the batch's length, on the
   // run's device.
-  model::TensorBatch collate(const data::Batch& batch) const;
+  model::TensorBatch collate(const data::Batch& batch) const { return to_device(collate_on_host(batch)); }
+  // The same batch in host memory (pinned when the run is on a GPU), and such a batch on the run's device.
+  model::TensorBatch collate_on_host(const data::Batch& batch) const;
+  model::TensorBatch to_device(const model::TensorBatch& batch) const {
+    return model::to_device(batch, device_);
+  }
 
   const data::TokenizedSplit& eval_split() const { return *eval_split_; }
   const std::vector<size_t>& eval_indices() const { return eval_indices_; }
@@ -52,6 +58,32 @@ class TrainingData {
   const data::TokenizedSplit* test_split_;
   std::vector<size_t> test_indices_;
   std::optional<data::BatchSampler> sampler_;  // over train_indices_
+};
+
+// One epoch's batches of this rank, collated one ahead of the training step on a thread of their own
+// (into pinned memory when the run is on a GPU): while the device computes a step, the host pads the next
+// batch, and the step finds it ready.
+class BatchPrefetcher {
+ public:
+  // The batches plan.batches[order[0]], plan.batches[order[1]], ... in that order; data and plan must
+  // outlive the prefetcher.
+  BatchPrefetcher(const TrainingData& data, const data::EpochPlan& plan, std::vector<size_t> order);
+  ~BatchPrefetcher();  // waits for the batch in preparation
+  BatchPrefetcher(const BatchPrefetcher&) = delete;
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
+
+  // The next batch of the order, on the run's device; batch_index must be its index in the plan (the
+  // caller's own count, checked). Error(internal) past the end of the order or out of step with it.
+  model::TensorBatch next(size_t batch_index);
+
+ private:
+  void prepare(size_t position);
+
+  const TrainingData& data_;
+  const data::EpochPlan& plan_;
+  std::vector<size_t> order_;
+  size_t position_ = 0;                       // of the batch in preparation in order_
+  std::future<model::TensorBatch> prepared_;  // plan_.batches[order_[position_]] on the host
 };
 
 }  // namespace greentune::train

@@ -269,6 +269,36 @@ TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
   EXPECT_EQ(tensor_bytes(dir / "run/model/model.safetensors"), checkpoint);
 }
 
+// A checkpoint records the device whose generator it saved and the fp16 loss scaler's state. One written
+// on a GPU (rng_device "cuda") resumes on a CPU, saying its dropout masks differ; one written before those
+// fields existed resumes with their defaults.
+TEST(TrainCli, ACheckpointFromAnotherDeviceOrAnOlderGreentuneResumes) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 48);
+  const std::string train = "train --model '" + (dir / "model").string() + "' --data '" +
+                            (dir / "reviews.jsonl").string() + "' --cache-dir '" + (dir / "cache").string() +
+                            "' --output '" + (dir / "run").string() +
+                            "' --max-length 16 --batch-size 8 --epochs 2 --lr 0.002 --threads 1";
+  const CommandResult first = run_cli("-q " + train);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto pointer = nlohmann::json::parse(read_text(dir / "run/checkpoint.json"));
+  const std::filesystem::path state_path = dir / "run" / pointer.at("dir").get<std::string>() / "state.json";
+  auto state = nlohmann::json::parse(read_text(state_path));
+  EXPECT_EQ(state.at("rng_device"), "cpu");
+  EXPECT_EQ(state.at("loss_scaler"),
+            nlohmann::json::parse(R"({"scale": 65536.0, "good_steps": 0, "skipped_steps": 0})"));
+
+  state["rng_device"] = "cuda";
+  state.erase("loss_scaler");
+  write_text(state_path, state.dump());
+  std::filesystem::remove_all(dir / "run/model");
+  const CommandResult resumed = run_cli(train + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_THAT(resumed.err, HasSubstr("written on cuda and is resumed on cpu: dropout masks will differ"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/model/model.safetensors"));
+}
+
 }  // namespace
 }  // namespace greentune::testing
 

@@ -2,10 +2,16 @@
 // reference: the update rules of torch.optim written out here on plain tensors.
 #include <gtest/gtest.h>
 
+#include <torch/version.h>
+
 #include <cmath>
+#include <sstream>
+#include <string>
+#include <utility>
 
 #include "../model/model_test_support.hpp"
 #include "greentune/model/pretrained.hpp"
+#include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
 #include "greentune/train/optimizer.hpp"
 #include "greentune/train/schedule.hpp"
@@ -130,6 +136,55 @@ TEST(Optimizers, SgdMomentumAndNesterovMatchTheReferenceUpdate) {
   expect_same_losses(options, Schedule::constant, 0);
   options.nesterov = true;
   expect_same_losses(options, Schedule::linear, 0);
+}
+
+// Where this LibTorch has fused Adam kernels for CPU tensors (2.4 and later), make_optimizer steps with
+// them, and they must give the plain loop's weights; their state must be the plain optimizer's, so that a
+// checkpoint of one resumes in the other. (The reference tests above then check the fused path too.)
+TEST(Optimizers, FusedAdamAndAdamWGiveThePlainLoopsWeightsWhereLibTorchHasThem) {
+  testing::TempDir dir;
+  testing::write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  const auto fixture = model::SafetensorsFile::open(greentune::testing::test_data_dir() /
+                                                    "model/distilbert_tiny/reference.safetensors");
+  const torch::Tensor input_ids = model::tensor_view(fixture.tensor("input_ids")).clone();
+  const torch::Tensor attention_mask = model::tensor_view(fixture.tensor("attention_mask")).clone();
+  const torch::Tensor labels = model::tensor_view(fixture.tensor("labels")).clone();
+  for (const OptimizerKind kind : {OptimizerKind::adamw, OptimizerKind::adam}) {
+    SCOPED_TRACE(std::string(to_string(kind)));
+    OptimizerOptions options;
+    options.kind = kind;
+    options.lr = 1e-3;
+    auto fused_model = model::load_pretrained((dir / "model").string()).model;
+    auto plain_model = model::load_pretrained((dir / "model").string()).model;
+    auto fused = make_optimizer(*fused_model, options);
+    auto plain = make_optimizer(*plain_model, options, FusedKernels::never);
+    EXPECT_FALSE(is_fused(*plain));
+    EXPECT_EQ(is_fused(*fused), model::compat::has_fused_adam(c10::DeviceType::CPU));
+    if (!is_fused(*fused)) {
+      GTEST_SKIP() << "LibTorch " << TORCH_VERSION
+                   << " has no fused Adam kernels for CPU tensors (they come with 2.4): make_optimizer steps "
+                      "with the plain loop here";
+    }
+    for (auto* side : {&fused_model, &plain_model})
+      (*side)->eval();
+    for (int step = 0; step < 5; ++step) {
+      for (auto [net, optimizer] : {std::pair{fused_model.get(), fused.get()}, {plain_model.get(), plain.get()}}) {
+        torch::cross_entropy_loss(net->forward(input_ids, attention_mask).logits, labels).backward();
+        optimizer->step();
+        optimizer->zero_grad();
+      }
+    }
+    const auto fused_parameters = fused_model->parameters();
+    const auto plain_parameters = plain_model->parameters();
+    for (size_t i = 0; i < fused_parameters.size(); ++i)
+      EXPECT_TRUE(torch::allclose(fused_parameters[i], plain_parameters[i], 1e-5, 1e-7)) << "parameter " << i;
+    // The fused optimizer's state, saved, loads into a plain one.
+    std::stringstream saved;
+    torch::save(*fused, saved);
+    auto reloaded = make_optimizer(*plain_model, options, FusedKernels::never);
+    torch::load(*reloaded, saved);
+    EXPECT_EQ(reloaded->state().size(), plain->state().size());
+  }
 }
 
 TEST(Optimizers, WeightDecayOnlyOnMatricesAndEmbeddings) {

@@ -203,6 +203,15 @@ TEST(TrainOptions, ReadingAndValidationRefuseTheSameValues) {
   }
 }
 
+TEST(TrainOptions, AutoPrecisionIsFp32OnACpuAndAChosenPrecisionStays) {
+  EXPECT_EQ(parse_precision("auto"), Precision::automatic);
+  EXPECT_EQ(to_string(Precision::automatic), "auto");
+  const torch::Device cpu(torch::kCPU);
+  EXPECT_EQ(resolve_precision(Precision::automatic, cpu), Precision::fp32);
+  for (const Precision chosen : {Precision::fp32, Precision::bf16, Precision::fp16})
+    EXPECT_EQ(resolve_precision(chosen, cpu), chosen);
+}
+
 TEST(TrainOptions, ValidateRefusesContradictionsAndMissingFiles) {
   TrainOptions options;
   EXPECT_EQ(error_of([&] { validate(options); }).where(), "--data");

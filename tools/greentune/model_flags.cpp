@@ -28,6 +28,7 @@ model::PretrainedModel ModelFlags::load() {
   log::info(fmt::format("loaded {} ({:.1f}M parameters) in {:.2f} s", loaded.dir.string(), parameters / 1e6,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
   effective_max_length(loaded.model->config());  // fail before any work
+  model::prepare_device(on);
   loaded.model->to(on);
   return loaded;
 }

@@ -14,11 +14,6 @@ struct CpuRuntime {
   bool fast_blas = true;  // false: the reference BLAS, about 35x slower for a training step
 };
 
-// The state of LibTorch's CPU random generator (dropout masks): saved in checkpoints and restored by
-// resumed runs and by gradient checkpointing.
-torch::Tensor cpu_rng_state();
-void set_cpu_rng_state(const torch::Tensor& state);
-
 // The CPUs this process may run on: its affinity mask, which taskset, cgroup cpusets and SLURM's
 // --cpus-per-task narrow; every hardware thread when the mask cannot be read.
 std::vector<int> allowed_cpus();

@@ -50,16 +50,60 @@ inline torch::Tensor library_attention(const torch::Tensor& q, const torch::Tens
 #endif
 }
 
-// The reduced dtype CPU autocast runs in now, or nullopt when it is off.
-inline std::optional<torch::ScalarType> active_cpu_autocast() {
-#if GREENTUNE_TORCH_AT_LEAST(2, 4)
-  if (!at::autocast::is_autocast_enabled(c10::DeviceType::CPU))
-    return std::nullopt;
-  return at::autocast::get_autocast_dtype(c10::DeviceType::CPU);
+// Turns LibTorch's cuDNN backend of scaled_dot_product_attention off (from 2.3, where it exists).
+inline void disable_cudnn_attention() {
+#if GREENTUNE_TORCH_AT_LEAST(2, 3)
+  at::globalContext().setSDPUseCuDNN(false);
+#endif
+}
+
+// True where LibTorch has the fused multi-tensor Adam and AdamW kernels (at::_fused_adam_, _fused_adamw_)
+// for parameters on device_type: CUDA from 2.1, CPU from 2.4.
+constexpr bool has_fused_adam(c10::DeviceType device_type) {
+  if (device_type == c10::DeviceType::CUDA)
+    return GREENTUNE_TORCH_AT_LEAST(2, 1);
+  if (device_type == c10::DeviceType::CPU)
+    return GREENTUNE_TORCH_AT_LEAST(2, 4);
+  return false;
+}
+
+// One fused update of every tensor of params by Adam (decoupled false: L2 weight decay added to the
+// gradient) or AdamW (decoupled true), as torch.optim's fused=True runs it; state_steps are the updates
+// so far including this one, float tensors on the parameters' device. Only where has_fused_adam.
+inline void fused_adam(bool decoupled, at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                       at::TensorList exp_avg_sqs, at::TensorList state_steps, double lr, double beta1,
+                       double beta2, double weight_decay, double eps) {
+#if GREENTUNE_TORCH_AT_LEAST(2, 1)
+  constexpr bool amsgrad = false, maximize = false;
+  if (decoupled) {
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, state_steps, lr, beta1, beta2, weight_decay,
+                      eps, amsgrad, maximize);
+  } else {
+    at::_fused_adam_(params, grads, exp_avgs, exp_avg_sqs, {}, state_steps, lr, beta1, beta2, weight_decay,
+                     eps, amsgrad, maximize);
+  }
 #else
-  if (!at::autocast::is_cpu_enabled())
+  (void)decoupled, (void)params, (void)grads, (void)exp_avgs, (void)exp_avg_sqs, (void)state_steps, (void)lr,
+      (void)beta1, (void)beta2, (void)weight_decay, (void)eps;
+  TORCH_CHECK(false, "this LibTorch has no fused Adam kernels");
+#endif
+}
+
+// The reduced dtype autocast runs in on device_type (CPU or CUDA) now, or nullopt when it is off there.
+inline std::optional<torch::ScalarType> active_autocast(c10::DeviceType device_type) {
+#if GREENTUNE_TORCH_AT_LEAST(2, 4)
+  if (!at::autocast::is_autocast_enabled(device_type))
     return std::nullopt;
-  return at::autocast::get_autocast_cpu_dtype();
+  return at::autocast::get_autocast_dtype(device_type);
+#else
+  if (device_type == c10::DeviceType::CPU) {
+    if (!at::autocast::is_cpu_enabled())
+      return std::nullopt;
+    return at::autocast::get_autocast_cpu_dtype();
+  }
+  if (!at::autocast::is_enabled())
+    return std::nullopt;
+  return at::autocast::get_autocast_gpu_dtype();
 #endif
 }
 

@@ -1,11 +1,15 @@
 #pragma once
 // Dynamic loss scaling for fp16 training, the algorithm of torch.cuda.amp.GradScaler (LibTorch's C++ API
 // has none): the loss is multiplied by the scale before backward; before each update the gradients are
-// divided by it, and if any is inf or NaN the update is skipped and the scale halved; after
-// growth_interval updates in a row without overflow the scale doubles.
+// divided by it, and if any is inf or NaN (the update's gradient norm is not finite) the update is skipped
+// and the scale halved; after growth_interval updates in a row without overflow the scale doubles.
+// Scaling and unscaling stay on the gradients' device: the one value the host reads per update is the
+// gradient norm, which decides.
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace greentune::train {
@@ -17,27 +21,35 @@ struct LossScalerOptions {
   int64_t growth_interval = 2000;  // updates without overflow before the scale grows
 };
 
+// Where the scaler stands, for checkpoints: a resumed run scales as an uninterrupted one would.
+struct LossScalerState {
+  double scale = LossScalerOptions{}.initial_scale;
+  int64_t good_steps = 0;     // updates without overflow since the scale last changed
+  int64_t skipped_steps = 0;  // updates skipped because of inf or NaN gradients, over the run
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LossScalerState, scale, good_steps, skipped_steps)
+
 class DynamicLossScaler {
  public:
   explicit DynamicLossScaler(LossScalerOptions options = {});
 
-  torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_; }
+  torch::Tensor scale(const torch::Tensor& loss) const { return loss * state_.scale; }
 
-  // Divides every gradient by the scale in place. Returns false (and backs the scale off) when any
-  // gradient holds inf or NaN: the caller must skip the update.
-  bool unscale_and_check(const std::vector<torch::Tensor>& parameters);
+  // Divides every gradient by the scale, in place on its device.
+  void unscale(const std::vector<torch::Tensor>& parameters) const;
 
-  double current_scale() const { return scale_; }
-  int64_t skipped_steps() const { return skipped_steps_; }
-  int64_t good_steps_in_a_row() const { return good_steps_; }
-  // For checkpoints.
-  void restore(double scale, int64_t good_steps, int64_t skipped_steps);
+  // After the update's gradients were checked: finite ones count towards growth; inf or NaN ones skip the
+  // update (counted) and back the scale off. Returns gradients_finite: whether to apply the update.
+  bool update(bool gradients_finite);
+
+  double current_scale() const { return state_.scale; }
+  int64_t skipped_steps() const { return state_.skipped_steps; }
+  const LossScalerState& state() const { return state_; }
+  void restore(const LossScalerState& state) { state_ = state; }
 
  private:
   LossScalerOptions options_;
-  double scale_;
-  int64_t good_steps_ = 0;
-  int64_t skipped_steps_ = 0;
+  LossScalerState state_;
 };
 
 }  // namespace greentune::train

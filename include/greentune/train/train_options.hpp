@@ -19,9 +19,14 @@
 
 namespace greentune::train {
 
-enum class Precision { fp32, bf16, fp16 };
-Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16"; Error(usage) otherwise
+// automatic: whatever computes fastest on the device without losing accuracy (resolve_precision).
+enum class Precision { fp32, bf16, fp16, automatic };
+Precision parse_precision(std::string_view name);  // "fp32", "bf16", "fp16", "auto"; Error(usage) otherwise
 std::string_view to_string(Precision precision);
+// What a run on device computes in: precision itself, except automatic, which is bf16 on a GPU that
+// computes it natively (compute capability 8.0 and later), fp16 with loss scaling on older GPUs (the T4),
+// and fp32 on CPUs (whose bf16 is often emulated, several times slower than fp32).
+Precision resolve_precision(Precision precision, torch::Device device);
 
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what greentune needs to build and test on Debian 12 (idempotent: installs only what is missing).
 # LibTorch comes from Debian's libtorch-dev (1.13, CPU) unless a LibTorch 2.x is given to CMake through
-# CMAKE_PREFIX_PATH or Torch_DIR. OpenBLAS with OpenMP is named explicitly: with the reference BLAS a
-# training step is about 35x slower. gnuplot-nox draws the plots of `greentune report` (run as a program,
-# not linked). openmpi-bin's mpirun launches data-parallel runs in the tests (greentune does not link MPI).
+# CMAKE_PREFIX_PATH or Torch_DIR, or python3 imports a pip-installed PyTorch (Colab, Kaggle: Ubuntu), whose
+# LibTorch (CUDA included) CMake then uses (torch.utils.cmake_prefix_path): there Debian's libtorch-dev, its
+# OpenBLAS and libgloo-dev are not installed. OpenBLAS with OpenMP is named explicitly: with the reference
+# BLAS a training step is about 35x slower. gnuplot-nox draws the plots of `greentune report` (run as a
+# program, not linked). openmpi-bin's mpirun launches data-parallel runs in the tests (greentune does not
+# link MPI).
 set -euo pipefail
 
 packages=(
@@ -11,17 +14,40 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libboost-math-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev libopenblas0-openmp libgloo-dev
   gnuplot-nox openmpi-bin
 )
 
+# A pip-installed PyTorch with LibTorch's CMake files (Debian's python3-torch has none: it uses libtorch-dev).
+pip_torch=""
+if command -v python3 >/dev/null; then
+  torch_prefix="$(python3 -c 'import torch.utils; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)"
+  if [ -n "$torch_prefix" ] && [ -f "$torch_prefix/Torch/TorchConfig.cmake" ]; then
+    pip_torch="$(python3 -c 'import torch; print(torch.__version__, "CUDA " + torch.version.cuda if torch.version.cuda else "CPU")')"
+  fi
+fi
+if [ -n "$pip_torch" ]; then
+  echo "setup: LibTorch: python3's PyTorch $pip_torch at $torch_prefix (CMake uses it; libtorch-dev not installed)"
+else
+  packages+=(libtorch-dev libopenblas0-openmp libgloo-dev)
+  echo "setup: LibTorch: Debian's libtorch-dev (unless CMake is given Torch_DIR or CMAKE_PREFIX_PATH)"
+fi
+
 # `setup.sh --bench` also installs Debian's PyTorch for Python, which bench/run.sh compares against.
-if [ "${1:-}" = "--bench" ]; then
+if [ "${1:-}" = "--bench" ] && [ -z "$pip_torch" ]; then
   packages+=(python3-torch)
 fi
 
+# toml++ is header-only. Where apt has no libtomlplusplus-dev (we expect Ubuntu 22.04, Colab's and Kaggle's
+# image, to lack it; not checked from here: the script asks apt-cache) it is installed from its release with
+# its own CMake files (needs git and the network). Ubuntu 22.04's fmt (8.1) and CLI11 (2.1) are older than
+# Debian 12's (9.1, 2.3), which greentune is built and tested with.
+have_tomlplusplus() {
+  [ -f /usr/local/include/toml++/toml.hpp ] || [ -f /usr/local/include/toml++/toml.h ]
+}
+
 missing=()
 for p in "${packages[@]}"; do
+  if [ "$p" = libtomlplusplus-dev ] && have_tomlplusplus; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
@@ -30,9 +56,35 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-echo "setup: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Names this distribution does not have (Ubuntu's lists differ from Debian's) are left out, with a message.
+available=()
+unavailable=()
+for p in "${missing[@]}"; do
+  if apt-cache show --no-all-versions "$p" 2>/dev/null | grep -q '^Package:'; then
+    available+=("$p")
+  else
+    unavailable+=("$p")
+  fi
+done
+if [ ${#available[@]} -gt 0 ]; then
+  echo "setup: installing ${available[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${available[@]}"
+fi
+for p in "${unavailable[@]}"; do
+  if [ "$p" = libtomlplusplus-dev ]; then
+    if have_tomlplusplus; then continue; fi
+    echo "setup: no libtomlplusplus-dev here: installing toml++ 3.4.0 (header-only) into /usr/local from GitHub"
+    command -v git >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends git
+    src="$(mktemp -d)"
+    git clone -q --depth 1 --branch v3.4.0 https://github.com/marzer/tomlplusplus.git "$src/tomlplusplus"
+    cmake -S "$src/tomlplusplus" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    $SUDO cmake --install "$src/build" >/dev/null
+    rm -rf "$src"
+  else
+    echo "setup: warning: this distribution has no package $p; install it another way" >&2
+  fi
+done

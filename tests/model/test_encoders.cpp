@@ -1,5 +1,7 @@
 // The encoders against Hugging Face transformers: logits, loss, every hidden state and every parameter
 // gradient of the tiny reference models (tests/data_files/model, made with transformers 5.17) within 1e-5.
+// The comparisons with Hugging Face and the checkpointing ones run on GREENTUNE_TEST_DEVICE (default cpu;
+// bench/gpu/check.sh sets cuda) and compare on the CPU.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,6 +9,7 @@
 #include "greentune/model/classifier.hpp"
 #include "greentune/model/torch_compat.hpp"
 #include "greentune/model/weights.hpp"
+#include "test_device_support.hpp"
 #include "test_support.hpp"
 
 namespace greentune::model {
@@ -14,8 +17,12 @@ namespace {
 
 constexpr double tolerance = 1e-5;  // absolute, fp32
 
+// On the CPU (a no-op for CPU tensors), in double.
 double max_abs_difference(const torch::Tensor& actual, const torch::Tensor& expected) {
-  return (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>();
+  return (actual.to(torch::kCPU).to(torch::kDouble) - expected.to(torch::kCPU).to(torch::kDouble))
+      .abs()
+      .max()
+      .item<double>();
 }
 
 SequenceClassifier load_fixture(const std::string& name) {
@@ -31,15 +38,17 @@ SequenceClassifier load_fixture(const std::string& name) {
 
 // checkpointed: the same through gradient checkpointing, which recomputes each layer in backward.
 void expect_matches_reference(const std::string& name, bool checkpointed) {
+  const torch::Device device = testing::test_device();
   SequenceClassifier model = load_fixture(name);
+  model->to(device);
   model->eval();  // the reference ran model.eval(): dropout off
   model->set_gradient_checkpointing(checkpointed);
   const auto reference =
       SafetensorsFile::open(testing::test_data_dir() / "model" / name / "reference.safetensors");
   const auto expected = [&](const std::string& key) { return tensor_view(reference.tensor(key)).clone(); };
 
-  const torch::Tensor input_ids = expected("input_ids");            // (3, 16)
-  const torch::Tensor attention_mask = expected("attention_mask");  // (3, 16), rows of 16, 10 and 5 ones
+  const torch::Tensor input_ids = expected("input_ids").to(device);            // (3, 16)
+  const torch::Tensor attention_mask = expected("attention_mask").to(device);  // (3, 16): 16, 10 and 5 ones
   const ClassifierOutput output = model->forward(input_ids, attention_mask, /*keep_hidden_states=*/true);
   EXPECT_LT(max_abs_difference(output.logits, expected("logits")), tolerance);
 
@@ -51,7 +60,7 @@ void expect_matches_reference(const std::string& name, bool checkpointed) {
         << "hidden state " << i;
   }
 
-  const torch::Tensor loss = torch::cross_entropy_loss(output.logits, expected("labels"));
+  const torch::Tensor loss = torch::cross_entropy_loss(output.logits, expected("labels").to(device));
   EXPECT_LT(max_abs_difference(loss.reshape({1}), expected("loss")), tolerance);
   loss.backward();
   size_t compared = 0;
@@ -162,16 +171,19 @@ namespace greentune::model {
 namespace {
 
 // Gradients of one training step (dropout on) of the fixture, with and without checkpointing.
-std::map<std::string, torch::Tensor> training_gradients(const std::string& name, bool checkpoint, bool bf16) {
+// device: where the step runs (bf16: CPU autocast, so the CPU); the gradients come back on the CPU.
+std::map<std::string, torch::Tensor> training_gradients(const std::string& name, bool checkpoint, bool bf16,
+                                                        torch::Device device = torch::kCPU) {
   SequenceClassifier model = load_fixture(name);
+  model->to(device);
   model->train();
   model->set_gradient_checkpointing(checkpoint);
   const auto reference =
       SafetensorsFile::open(testing::test_data_dir() / "model" / name / "reference.safetensors");
-  const torch::Tensor input_ids = tensor_view(reference.tensor("input_ids")).clone();
-  const torch::Tensor attention_mask = tensor_view(reference.tensor("attention_mask")).clone();
-  const torch::Tensor labels = tensor_view(reference.tensor("labels")).clone();
-  torch::manual_seed(11);
+  const torch::Tensor input_ids = tensor_view(reference.tensor("input_ids")).clone().to(device);
+  const torch::Tensor attention_mask = tensor_view(reference.tensor("attention_mask")).clone().to(device);
+  const torch::Tensor labels = tensor_view(reference.tensor("labels")).clone().to(device);
+  torch::manual_seed(11);  // CUDA's generators too
   torch::Tensor logits;
   if (bf16) {
     compat::AutocastGuard autocast(c10::DeviceType::CPU, torch::kBFloat16);
@@ -182,14 +194,14 @@ std::map<std::string, torch::Tensor> training_gradients(const std::string& name,
   torch::cross_entropy_loss(logits.to(torch::kFloat), labels).backward();
   std::map<std::string, torch::Tensor> gradients;
   for (const auto& parameter : model->named_parameters())
-    gradients[parameter.key()] = parameter.value().grad();
+    gradients[parameter.key()] = parameter.value().grad().to(torch::kCPU);
   return gradients;
 }
 
 TEST(Encoders, CheckpointedGradientsEqualPlainOnesBitForBit) {
   for (const std::string name : {"distilbert_tiny", "bert_tiny"}) {
-    const auto plain = training_gradients(name, false, false);
-    const auto checkpointed = training_gradients(name, true, false);
+    const auto plain = training_gradients(name, false, false, testing::test_device());
+    const auto checkpointed = training_gradients(name, true, false, testing::test_device());
     ASSERT_EQ(plain.size(), checkpointed.size());
     for (const auto& [parameter, gradient] : plain) {
       ASSERT_TRUE(checkpointed.at(parameter).defined()) << parameter;

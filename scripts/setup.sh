@@ -9,6 +9,9 @@
 # link MPI).
 set -euo pipefail
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
 packages=(
   build-essential cmake pkg-config ninja-build
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libboost-math-dev
@@ -45,6 +48,32 @@ have_tomlplusplus() {
   [ -f /usr/local/include/toml++/toml.hpp ] || [ -f /usr/local/include/toml++/toml.h ]
 }
 
+# nlohmann-json 3.11 or later (greentune's types declare their JSON with its _WITH_DEFAULT macros): Ubuntu
+# 22.04's package is 3.10. Where the installed header is older, 3.11.3 (header-only) goes into /usr/local
+# from its release (needs git and the network), where CMake finds it first.
+nlohmann_minor() {  # of the header CMake finds first; its version macros moved to detail/ in 3.11
+  local dir
+  for dir in /usr/local/include/nlohmann /usr/include/nlohmann; do
+    if [ -f "$dir/json.hpp" ]; then
+      cat "$dir/json.hpp" "$dir/detail/abi_macros.hpp" 2>/dev/null |
+        sed -n 's/^ *#define NLOHMANN_JSON_VERSION_MINOR \([0-9]*\).*/\1/p' | head -n 1
+      return
+    fi
+  done
+}
+ensure_nlohmann_json_3_11() {
+  local minor src
+  minor="$(nlohmann_minor)"
+  [ -n "$minor" ] && [ "$minor" -lt 11 ] || return 0
+  echo "setup: nlohmann-json 3.$minor is older than the 3.11 greentune needs: installing 3.11.3 into /usr/local from GitHub"
+  command -v git >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends git
+  src="$(mktemp -d)"
+  git clone -q --depth 1 --branch v3.11.3 https://github.com/nlohmann/json.git "$src/json"
+  cmake -S "$src/json" -B "$src/build" -G Ninja -DJSON_BuildTests=OFF >/dev/null
+  $SUDO cmake --install "$src/build" >/dev/null
+  rm -rf "$src"
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if [ "$p" = libtomlplusplus-dev ] && have_tomlplusplus; then continue; fi
@@ -53,11 +82,10 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all packages present"
+  ensure_nlohmann_json_3_11
   exit 0
 fi
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # Names this distribution does not have (Ubuntu's lists differ from Debian's) are left out, with a message.
@@ -88,3 +116,5 @@ for p in "${unavailable[@]}"; do
     echo "setup: warning: this distribution has no package $p; install it another way" >&2
   fi
 done
+
+ensure_nlohmann_json_3_11

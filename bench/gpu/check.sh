@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU proof of issue 15 in one command, for a machine with PyTorch (and its LibTorch), CUDA, CMake and
+# The GPU proof of the CUDA path in one command, for a machine with PyTorch (and its LibTorch), CUDA, CMake and
 # ninja but no package registry and no network: what else it needs travels in .gpu-deps/ (made here by
 # bench/gpu/fetch_deps.sh; device runs carry [".gpu-deps"]). It builds greentune with CUDA against PyTorch's
 # LibTorch and the unpacked Debian packages, then runs, each under a timeout and all within --budget seconds:
@@ -12,7 +12,7 @@
 #          greentune (bf16, length buckets), HF Trainer bf16 and a PyTorch eager loop (bench/python/);
 #   5      greentune's saved model loaded by transformers' AutoModelForSequenceClassification, same outputs.
 # It writes deps.json, build.json, step1_reference.json ... step5_transformers.json and summary.json (every
-# step's status and reason, the GPU's name, wall seconds, the issue's targets) under --out, and exits 1 when a
+# step's status and reason, the GPU's name, wall seconds, the targets) under --out, and exits 1 when a
 # step failed. A step that cannot run here (no GPU, no torch) is "skipped" with the reason.
 #
 #   bash bench/gpu/check.sh [--out DIR] [--budget SECONDS]            # on the GPU machine (default 540 s)

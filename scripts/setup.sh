@@ -51,6 +51,19 @@ have_tomlplusplus() {
 # nlohmann-json 3.11 or later (greentune's types declare their JSON with its _WITH_DEFAULT macros): Ubuntu
 # 22.04's package is 3.10. Where the installed header is older, 3.11.3 (header-only) goes into /usr/local
 # from its release (needs git and the network), where CMake finds it first.
+# A header-only library's tagged release, built and installed into /usr/local with its own CMake files
+# (needs git and the network): install_release REPOSITORY TAG [CMAKE_OPTION ...].
+install_release() {
+  local repository="$1" tag="$2" src
+  shift 2
+  command -v git >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends git
+  src="$(mktemp -d)"
+  git clone -q --depth 1 --branch "$tag" "$repository" "$src/source"
+  cmake -S "$src/source" -B "$src/build" -G Ninja "$@" >/dev/null
+  $SUDO cmake --install "$src/build" >/dev/null
+  rm -rf "$src"
+}
+
 nlohmann_minor() {  # of the header CMake finds first; its version macros moved to detail/ in 3.11
   local dir
   for dir in /usr/local/include/nlohmann /usr/include/nlohmann; do
@@ -62,16 +75,11 @@ nlohmann_minor() {  # of the header CMake finds first; its version macros moved 
   done
 }
 ensure_nlohmann_json_3_11() {
-  local minor src
+  local minor
   minor="$(nlohmann_minor)"
   [ -n "$minor" ] && [ "$minor" -lt 11 ] || return 0
   echo "setup: nlohmann-json 3.$minor is older than the 3.11 greentune needs: installing 3.11.3 into /usr/local from GitHub"
-  command -v git >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends git
-  src="$(mktemp -d)"
-  git clone -q --depth 1 --branch v3.11.3 https://github.com/nlohmann/json.git "$src/json"
-  cmake -S "$src/json" -B "$src/build" -G Ninja -DJSON_BuildTests=OFF >/dev/null
-  $SUDO cmake --install "$src/build" >/dev/null
-  rm -rf "$src"
+  install_release https://github.com/nlohmann/json.git v3.11.3 -DJSON_BuildTests=OFF
 }
 
 missing=()
@@ -106,12 +114,7 @@ for p in "${unavailable[@]}"; do
   if [ "$p" = libtomlplusplus-dev ]; then
     if have_tomlplusplus; then continue; fi
     echo "setup: no libtomlplusplus-dev here: installing toml++ 3.4.0 (header-only) into /usr/local from GitHub"
-    command -v git >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends git
-    src="$(mktemp -d)"
-    git clone -q --depth 1 --branch v3.4.0 https://github.com/marzer/tomlplusplus.git "$src/tomlplusplus"
-    cmake -S "$src/tomlplusplus" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-    $SUDO cmake --install "$src/build" >/dev/null
-    rm -rf "$src"
+    install_release https://github.com/marzer/tomlplusplus.git v3.4.0 -DCMAKE_BUILD_TYPE=Release
   else
     echo "setup: warning: this distribution has no package $p; install it another way" >&2
   fi

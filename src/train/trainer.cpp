@@ -326,10 +326,11 @@ std::string Trainer::describe_progress() const {
   const double samples_per_s =
       state_.step_seconds > 0.0 ? static_cast<double>(state_.trained_samples) / state_.step_seconds : 0.0;
   return fmt::format(
-      "{} {}/{} loss {:.4f} {:.1f} samples/s {:.0f} W {:.0f} J {:.2f} gCO2 ETA {}",
+      "{} {}/{} loss {} {:.1f} samples/s {:.0f} W {:.0f} J {:.2f} gCO2 ETA {}",
       progress_bar(static_cast<double>(state_.step) / static_cast<double>(plan_.total_steps), 24),
-      state_.step, plan_.total_steps, last_loss_, samples_per_s,
-      run_energy_->recent_watts(energy_so_far_.total_j), energy_so_far_.total_j,
+      state_.step, plan_.total_steps,
+      std::isnan(last_loss_) ? std::string("?") : fmt::format("{:.4f}", last_loss_),  // ? until the first row
+      samples_per_s, run_energy_->recent_watts(energy_so_far_.total_j), energy_so_far_.total_j,
       energy_so_far_.co2_kg * 1000.0, eta ? format_duration(*eta) : "?");
 }
 

@@ -117,9 +117,9 @@ class Trainer {
   EnergyTotals energy_so_far_;  // every rank's, after each update
   ProgressLine progress_;       // on a terminal a bar redrawn in place; elsewhere only the log lines
   int64_t first_step_ = 0;      // of this process
-  double last_loss_ =
-      std::numeric_limits<double>::quiet_NaN();  // of the newest training row, per micro-batch
-  bool interrupt_agreed_ = false;                // some rank got Ctrl-C: all checkpoint and stop together
+  // Of the newest training row, per micro-batch; NaN before the first.
+  double last_loss_ = std::numeric_limits<double>::quiet_NaN();
+  bool interrupt_agreed_ = false;  // some rank got Ctrl-C: all checkpoint and stop together
   Clock::time_point started_, window_started_;
   double window_started_j_ = 0.0;
 };

@@ -73,6 +73,9 @@ TEST(TrainCli, OnATerminalAProgressBarIsRedrawnWithTheLogLinesAboveIt) {
   const std::string terminal = read_text(dir / "terminal");
   EXPECT_THAT(terminal, ::testing::ContainsRegex("\r\\[#*\\.*\\] [0-9]+/360 loss [0-9.]+ [0-9.]+ samples/s "
                                                  "[0-9]+ W [0-9]+ J [0-9.]+ gCO2 ETA [0-9]+s"));
+  // Before the first training row the bar has no loss to show yet.
+  EXPECT_THAT(terminal, HasSubstr("/360 loss ? "));
+  EXPECT_THAT(terminal, ::testing::Not(HasSubstr("loss nan")));
   // A log line clears the bar ("\r" ESC "[K") and takes a line of its own.
   EXPECT_THAT(terminal, HasSubstr("\r\x1b[Kstep 100/360: loss"));
 

@@ -53,4 +53,27 @@ Error damaged_json_file(const std::filesystem::path& path, std::string_view what
                fmt::format("damaged {}: {}", what, mismatch ? mismatch->problem : detail), fix);
 }
 
+UntrustedJson parse_untrusted_json(std::string_view text, const nlohmann::json::parser_callback_t& also) {
+  struct TooDeep {};  // thrown out of the parser at the first level past the bound
+  const nlohmann::json::parser_callback_t bounded = [&](int depth, nlohmann::json::parse_event_t event,
+                                                        nlohmann::json& parsed) {
+    if (depth >= kMaxJsonNesting)  // the outermost array or object starts at depth 0
+      throw TooDeep{};
+    return also ? also(depth, event, parsed) : true;
+  };
+  UntrustedJson result;
+  try {
+    result.value = nlohmann::json::parse(text.begin(), text.end(), bounded);
+  } catch (const TooDeep&) {
+    result.problem = fmt::format("nests arrays and objects deeper than {} levels", kMaxJsonNesting);
+  } catch (
+      const nlohmann::json::exception& error) {  // parse_error, or out_of_range for a number such as 1e999
+    const std::string_view message = error.what();
+    const size_t id_end = message.find("] ");  // drops nlohmann's "[json.exception.parse_error.101] "
+    result.problem = fmt::format("is not valid JSON: {}",
+                                 id_end == std::string_view::npos ? message : message.substr(id_end + 2));
+  }
+  return result;
+}
+
 }  // namespace greentune

@@ -19,6 +19,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/json.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
 #include "greentune/core/strings.hpp"
@@ -226,13 +227,12 @@ void read_jsonl(const DataSpec& spec, RawDataset& dataset) {
       continue;
     }
     const std::string where = location(dataset.origin, line_number);
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      throw Error(ErrorCode::parse, where, fmt::format("not valid JSON (at byte {} of the line)", error.byte),
+    UntrustedJson record = parse_untrusted_json(line);
+    if (!record.problem.empty()) {
+      throw Error(ErrorCode::parse, where, "the line " + record.problem,
                   "write one JSON object per line, e.g. {\"text\": \"...\", \"label\": 1}");
     }
+    nlohmann::json object = std::move(record.value);
     if (!object.is_object()) {
       throw Error(ErrorCode::parse, where,
                   fmt::format("expected a JSON object, got {}", json_type_name(object)),

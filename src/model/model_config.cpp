@@ -7,6 +7,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/json.hpp"
 
 namespace greentune::model {
 
@@ -127,6 +128,11 @@ std::vector<std::string> parse_labels(const ConfigReader& reader) {
   const nlohmann::json* id2label = reader.find("id2label");
   if (id2label == nullptr) {
     const int64_t count = reader.positive_int("num_labels", 2);
+    if (count > kMaxLabels) {
+      reader.fail("num_labels",
+                  fmt::format("{} labels are more than the {} greentune accepts", count, kMaxLabels),
+                  "give the model's real label count, or list its labels in id2label");
+    }
     std::vector<std::string> names;
     for (int64_t id = 0; id < count; ++id)
       names.push_back(fmt::format("LABEL_{}", id));
@@ -135,6 +141,11 @@ std::vector<std::string> parse_labels(const ConfigReader& reader) {
   if (!id2label->is_object() || id2label->empty()) {
     reader.fail("id2label", "must be a non-empty object such as {\"0\": \"neg\", \"1\": \"pos\"}",
                 "list every label id as a string key");
+  }
+  if (id2label->size() > static_cast<size_t>(kMaxLabels)) {
+    reader.fail("id2label",
+                fmt::format("{} labels are more than the {} greentune accepts", id2label->size(), kMaxLabels),
+                "give the model's real labels");
   }
   std::vector<std::string> names(id2label->size());
   std::vector<bool> seen(names.size(), false);
@@ -215,15 +226,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& json, std::string_view 
 }
 
 ModelConfig ModelConfig::load(const std::filesystem::path& path) {
-  const std::string text = read_file(path);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw Error(ErrorCode::parse, fmt::format("{}: byte {}", path.string(), error.byte),
-                "config.json is not valid JSON", "fix the file or download the model again");
+  const UntrustedJson json = parse_untrusted_json(read_file(path));
+  if (!json.problem.empty()) {
+    throw Error(ErrorCode::parse, path.string(), "config.json " + json.problem,
+                "fix the file or download the model again");
   }
-  return from_json(json, path.string());
+  return from_json(json.value, path.string());
 }
 
 nlohmann::json ModelConfig::to_json() const {

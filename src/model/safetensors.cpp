@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/json.hpp"
 
 namespace greentune::model {
 
@@ -208,14 +209,10 @@ json parse_header_json(std::string_view text, const std::string& where) {
     }
     return true;
   };
-  try {
-    return json::parse(text.begin(), text.end(), reject_duplicates);
-  } catch (const json::exception& error) {  // parse_error, or out_of_range for a number such as 1e999
-    const std::string_view message = error.what();
-    const size_t id_end = message.find("] ");  // drops nlohmann's "[json.exception.parse_error.101] "
-    malformed(where, fmt::format("the header is not valid JSON: {}",
-                                 id_end == std::string_view::npos ? message : message.substr(id_end + 2)));
-  }
+  UntrustedJson header = parse_untrusted_json(text, reject_duplicates);
+  if (!header.problem.empty())
+    malformed(where, "the header " + header.problem);
+  return std::move(header.value);
 }
 
 std::map<std::string, std::string> read_metadata(const json& value, const std::string& where) {

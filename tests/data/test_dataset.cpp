@@ -201,6 +201,10 @@ TEST(JsonlReader, BadLinesNameFileAndLine) {
   const std::vector<Case> cases = {
       {"{\"text\": \"unterminated\", \"label\": 0", ErrorCode::parse, "not valid JSON"},
       {"[\"text\", 0]", ErrorCode::parse, "expected a JSON object, got an array"},
+      {"{\"text\": \"x\", \"label\": 1e999}", ErrorCode::parse,
+       "the line is not valid JSON: number overflow parsing '1e999'"},
+      {"{\"text\": " + std::string(100000, '[') + "}", ErrorCode::parse,
+       "the line nests arrays and objects deeper than 64 levels"},
       {"{\"label\": 0}", ErrorCode::invalid_data, "no \"text\" field (the object has \"label\")"},
       {"{\"text\": 12, \"label\": 0}", ErrorCode::invalid_data, "\"text\" is a number, expected a string"},
       {"{\"text\": null, \"label\": 0}", ErrorCode::invalid_data, "\"text\" is null"},

@@ -82,6 +82,35 @@ TEST(ModelConfig, BadConfigsNameTheKey) {
   expect_parse_error(dropout, "must be a probability");
 
   expect_parse_error(nlohmann::json::array(), "not a JSON object");
+
+  auto too_many_labels = distilbert_json();
+  too_many_labels.erase("id2label");
+  too_many_labels["num_labels"] = 1000000000000;
+  expect_parse_error(too_many_labels, "1000000000000 labels are more than the 100000 greentune accepts");
+}
+
+// config.json is untrusted (a hub repository may hold anything): text a parser or recursive code would
+// choke on is one parse error naming the file.
+TEST(ModelConfig, OverflowingNumbersAndDeepNestingAreParseErrors) {
+  testing::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"model_type\": \"bert\", \"hidden_size\": 1e999}",
+       "config.json is not valid JSON: number overflow"},
+      {"{\"model_type\": \"bert\", \"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}",
+       "config.json nests arrays and objects deeper than 64 levels"},
+  };
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(message);
+    testing::write_text(dir / "config.json", text);
+    try {
+      ModelConfig::load(dir / "config.json");
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::parse);
+      EXPECT_EQ(error.where(), (dir / "config.json").string());
+      EXPECT_THAT(error.what(), HasSubstr(message));
+    }
+  }
 }
 
 TEST(ModelConfig, InvalidJsonFileIsAParseError) {

@@ -37,6 +37,22 @@ struct JsonMismatch {
 };
 std::optional<JsonMismatch> find_json_mismatch(const nlohmann::json& expected, const nlohmann::json& actual);
 
+// The deepest nesting of arrays and objects greentune reads from text a user or a hub hands it
+// (config.json, a safetensors header, a JSON-lines record). Real files nest a few levels; deeper text
+// would make recursive code (copies of the value, error excerpts) exhaust the stack.
+inline constexpr int kMaxJsonNesting = 64;
+
+// Untrusted text parsed as JSON. problem is empty when it parsed, else what is wrong, to follow the
+// text's name: "is not valid JSON: <nlohmann's reason>" (a syntax error, a number beyond a double's
+// range) or "nests arrays and objects deeper than 64 levels". also: a callback of the caller's that sees
+// every parse event too (it may throw).
+struct UntrustedJson {
+  nlohmann::json value;
+  std::string problem;
+};
+UntrustedJson parse_untrusted_json(std::string_view text,
+                                   const nlohmann::json::parser_callback_t& also = nullptr);
+
 // Error(parse) for the damaged JSON file at path: where names the file and, with a mismatch, the key.
 Error damaged_json_file(const std::filesystem::path& path, std::string_view what, std::string_view fix,
                         std::string_view detail, const std::optional<JsonMismatch>& mismatch = std::nullopt);

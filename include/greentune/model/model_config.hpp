@@ -17,6 +17,10 @@ std::string_view to_string(ModelType type);
 
 enum class Activation { gelu, relu };  // gelu is the exact (erf) GELU, as Hugging Face's "gelu"
 
+// The most labels a config.json may give (num_labels or id2label): far more than any text classifier has,
+// and few enough that a hostile file cannot make greentune build a huge head or label table.
+inline constexpr int64_t kMaxLabels = 100000;
+
 struct ModelConfig {
   ModelType model_type = ModelType::distilbert;
   int64_t vocab_size = 30522;

@@ -131,7 +131,8 @@ TEST(DataStatsCli, ErrorsAreOneLineWithFileLineAndFix) {
   const std::vector<Case> cases = {
       {"--data " + quoted(dir / "absent.jsonl"), 3,
        (dir / "absent.jsonl").string() + ": no such file or directory"},
-      {"--data " + quoted(dir / "bad.jsonl"), 5, (dir / "bad.jsonl").string() + ":2: not valid JSON"},
+      {"--data " + quoted(dir / "bad.jsonl"), 5,
+       (dir / "bad.jsonl").string() + ":2: the line is not valid JSON"},
       {"--data " + quoted(dir / "quote.csv"), 5,
        (dir / "quote.csv").string() + ":3: a quoted field opened on this line is never closed"},
       {"--data " + quoted(dir / "columns.csv"), 6,

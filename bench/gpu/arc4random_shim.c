@@ -1,5 +1,6 @@
-/* arc4random_buf for a glibc older than 2.36 (Ubuntu 22.04 has 2.35): Debian 12's static libarchive.a calls it.
- * bench/gpu/check.sh links this into greentune with libarchive.a only when the machine's glibc lacks it. */
+/* arc4random_buf for a glibc older than 2.36 (Ubuntu 22.04 has 2.35): Debian 12's static libarchive.a calls
+ * it. bench/gpu/check.sh links this into greentune with libarchive.a only when the machine's glibc lacks it.
+ */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>

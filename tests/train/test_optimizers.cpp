@@ -1,7 +1,6 @@
 // Per-step losses of the tiny reference model under each optimizer and schedule, against an independent
 // reference: the update rules of torch.optim written out here on plain tensors.
 #include <gtest/gtest.h>
-
 #include <torch/version.h>
 
 #include <cmath>
@@ -168,7 +167,8 @@ TEST(Optimizers, FusedAdamAndAdamWGiveThePlainLoopsWeightsWhereLibTorchHasThem) 
     for (auto* side : {&fused_model, &plain_model})
       (*side)->eval();
     for (int step = 0; step < 5; ++step) {
-      for (auto [net, optimizer] : {std::pair{fused_model.get(), fused.get()}, {plain_model.get(), plain.get()}}) {
+      for (auto [net, optimizer] :
+           {std::pair{fused_model.get(), fused.get()}, {plain_model.get(), plain.get()}}) {
         torch::cross_entropy_loss(net->forward(input_ids, attention_mask).logits, labels).backward();
         optimizer->step();
         optimizer->zero_grad();

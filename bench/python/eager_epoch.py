@@ -77,10 +77,7 @@ class DistilBertClassifier(nn.Module):
 
 
 def main():
-    args = epoch_common.parse_args(__doc__.split("\n")[0])
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = epoch_common.pick_device(torch, args.device)
+    args, device = epoch_common.start(torch, __doc__.split("\n")[0])
     torch.manual_seed(args.seed)
     if device.type == "cuda" and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
         torch.backends.cuda.enable_cudnn_sdp(False)

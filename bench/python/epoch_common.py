@@ -30,6 +30,14 @@ def parse_args(description):
     return parser.parse_args()
 
 
+def start(torch, description):
+    """The parsed arguments and the device, with torch's thread count set as --threads asks."""
+    args = parse_args(description)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args, pick_device(torch, args.device)
+
+
 def pick_device(torch, requested):
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -32,10 +32,7 @@ def collate(features):
 
 
 def main():
-    args = epoch_common.parse_args(__doc__.split("\n")[0])
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = epoch_common.pick_device(torch, args.device)
+    args, device = epoch_common.start(torch, __doc__.split("\n")[0])
     transformers.set_seed(args.seed)
     with open(args.config) as file:
         config = DistilBertConfig(**{k: v for k, v in json.load(file).items() if k not in ("architectures", "model_type")})

@@ -85,7 +85,7 @@ ensure_nlohmann_json_3_11() {
 missing=()
 for p in "${packages[@]}"; do
   if [ "$p" = libtomlplusplus-dev ] && have_tomlplusplus; then continue; fi
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *"install ok installed"* ]] || missing+=("$p")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -100,7 +100,8 @@ $SUDO apt-get update -qq
 available=()
 unavailable=()
 for p in "${missing[@]}"; do
-  if apt-cache show --no-all-versions "$p" 2>/dev/null | grep -q '^Package:'; then
+  # Not `| grep -q`: grep's early exit would make apt-cache die of SIGPIPE, which pipefail turns into "absent".
+  if [[ "$(apt-cache show --no-all-versions "$p" 2>/dev/null)" == *"Package: $p"* ]]; then
     available+=("$p")
   else
     unavailable+=("$p")

@@ -11,7 +11,7 @@ IMDB_TARBALL := $(SHARED_DIR)/data/imdb/aclImdb_v1_labeled.tar.gz
 DEMO_DATA ?= $(if $(wildcard $(IMDB_TARBALL)),$(IMDB_TARBALL),imdb)
 DEMO_VOCAB ?= $(wildcard $(SHARED_DIR)/data/vocab/bert-base-uncased-vocab.txt)
 
-.PHONY: all setup configure build cli test demo bench clean
+.PHONY: all setup configure build cli test demo bench clean sanitize fuzz fuzz-configure
 
 all: build
 
@@ -30,6 +30,23 @@ cli: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Untrusted input (fuzz/README.md): a torch-free clang build with ASan + UBSan of every library that reads a
+# file a user or a hub hands us. `make sanitize` runs its unit tests and replays the fuzz seeds and
+# regression inputs; `make fuzz` then mutates them for FUZZ_SECONDS per target (CI: a short bounded run).
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 600
+fuzz-configure:
+	bash scripts/setup.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DGREENTUNE_WITH_TORCH=OFF -DGREENTUNE_SANITIZE=ON -DGREENTUNE_FUZZ=ON -DGREENTUNE_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+
+sanitize: fuzz-configure
+	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: fuzz-configure
+	bash fuzz/run.sh --build $(FUZZ_BUILD_DIR) --seconds $(FUZZ_SECONDS) --jobs $(JOBS)
 
 # The demo runs the demo study (configs/demo.toml): the proposal's strategy grid on a small DistilBERT-shaped
 # model (configs/demo-model, random init) and 2,000 IMDB reviews, with the BERT uncased vocabulary

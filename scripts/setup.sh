@@ -39,6 +39,10 @@ fi
 if [ "${1:-}" = "--bench" ] && [ -z "$pip_torch" ]; then
   packages+=(python3-torch)
 fi
+# `setup.sh --fuzz`: clang with libFuzzer and the sanitizer runtimes, for `make sanitize` and `make fuzz`.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-dev)
+fi
 
 # toml++ is header-only. Where apt has no libtomlplusplus-dev (we expect Ubuntu 22.04, Colab's and Kaggle's
 # image, to lack it; not checked from here: the script asks apt-cache) it is installed from its release with

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/untrusted_file.hpp"
 
 namespace greentune {
 
@@ -37,6 +38,18 @@ std::string read_file(const fs::path& path) {
     throw Error(ErrorCode::io, path.string(), "read failed", "check the file and the disk");
   }
   return std::move(contents).str();
+}
+
+std::string read_untrusted_file(const fs::path& path, uint64_t max_bytes, std::string_view fix) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > max_bytes) {
+    throw Error(ErrorCode::invalid_data, path.string(),
+                fmt::format("is {} bytes, more than the {} bytes greentune reads from a file of its kind",
+                            size, max_bytes),
+                fix);
+  }
+  return read_file(path);  // its own errors for a missing or unreadable path
 }
 
 MappedFile::MappedFile(const fs::path& path) {

@@ -4,9 +4,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/untrusted_file.hpp"
 
 namespace greentune::study {
 
@@ -15,9 +17,60 @@ namespace {
 // Options the study sets for every run itself.
 const std::set<std::string, std::less<>> kStudyReservedOptions = {"output", "resume", "config", "seed"};
 
+// The first byte of a non-ASCII character outside strings and comments, where TOML allows none (bare keys
+// are ASCII letters, digits, - and _). toml++ 3.3.0, Debian 12's, reaches undefined behaviour (an
+// unreachable branch of its whitespace table) on some of them, so it never sees such a text.
+std::optional<size_t> non_ascii_outside_strings(std::string_view text) {
+  constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+  size_t at = text.starts_with(kUtf8Bom) ? kUtf8Bom.size() : 0;
+  // Skips past the string that opens at `at` with quote (' or "): one line, or up to the closing triple
+  // quote and the one or two quotes a multi-line string may end with. Backslash escapes only in "...".
+  const auto skip_string = [&](char quote) {
+    const std::string triple(3, quote);
+    const bool multi_line = text.substr(at, 3) == triple;
+    at += multi_line ? 3 : 1;
+    while (at < text.size()) {
+      if (quote == '"' && text[at] == '\\') {
+        at += 2;
+      } else if (multi_line ? text.substr(at, 3) == triple : text[at] == quote) {
+        at += multi_line ? 3 : 1;
+        for (int extra = 0; multi_line && extra < 2 && at < text.size() && text[at] == quote; ++extra)
+          ++at;
+        return;
+      } else if (!multi_line && text[at] == '\n') {
+        return;  // an unterminated string: toml++ reports it
+      } else {
+        ++at;
+      }
+    }
+  };
+  while (at < text.size()) {
+    const char c = text[at];
+    if (c == '#') {
+      at = std::min(text.find('\n', at), text.size());
+    } else if (c == '"' || c == '\'') {
+      skip_string(c);
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return at;
+    } else {
+      ++at;
+    }
+  }
+  return std::nullopt;
+}
+
 toml::table parse_toml(const std::filesystem::path& file) {
+  const std::string text =
+      read_untrusted_file(file, kMaxOptionFileBytes, "give a study or option file of a few lines of TOML");
+  if (const std::optional<size_t> at = non_ascii_outside_strings(text)) {
+    const size_t line_start = text.rfind('\n', *at) == std::string::npos ? 0 : text.rfind('\n', *at) + 1;
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n');
+    throw Error(ErrorCode::parse, fmt::format("{}:{}:{}", file.string(), line, *at - line_start + 1),
+                "a non-ASCII character outside a string or comment (TOML keys and values are ASCII there)",
+                "quote it: \"café\" = 1, or name = \"café\"");
+  }
   try {
-    return toml::parse_file(file.string());
+    return toml::parse(text, file.string());
   } catch (const toml::parse_error& error) {
     throw Error(
         ErrorCode::parse,
@@ -113,6 +166,29 @@ Variant make_variant(std::string name, const std::vector<Setting>& base,
   return variant;
 }
 
+// Before any variant is built: a grid of 10 keys of 10 values would be 10^10 of them.
+void check_run_count(const std::filesystem::path& file, const toml::array* variant_tables,
+                     const toml::table* grid, size_t seed_count) {
+  constexpr uint64_t kBeyond = kMaxStudyRuns + 1;  // counts saturate here, so that no product overflows
+  uint64_t grid_variants = grid != nullptr && !grid->empty() ? 1 : 0;
+  if (grid != nullptr) {
+    for (const auto& entry : *grid) {
+      if (const auto* values = entry.second.as_array())
+        grid_variants = std::min<uint64_t>(grid_variants * std::max<size_t>(values->size(), 1), kBeyond);
+    }
+  }
+  const uint64_t variants =
+      std::min<uint64_t>((variant_tables != nullptr ? variant_tables->size() : 0) + grid_variants, kBeyond);
+  if (variants * seed_count > kMaxStudyRuns) {
+    throw Error(
+        ErrorCode::usage, file.string(),
+        fmt::format("the study asks for {}{} variants x {} seeds, more than the {} runs a study may hold",
+                    variants == kBeyond ? "over " : "", std::min(variants, kMaxStudyRuns), seed_count,
+                    kMaxStudyRuns),
+        "shrink the grid or the seeds list, or split the study into several files");
+  }
+}
+
 }  // namespace
 
 bool is_reserved_study_option(std::string_view key) {
@@ -148,13 +224,19 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
       const auto* seeds = node.as_array();
       if (seeds == nullptr || seeds->empty())
         reader.fail(node, key, "expected a non-empty list of seeds", "write e.g. seeds = [1, 2, 3]");
+      if (seeds->size() > kMaxStudyRuns) {  // each seed is a run of every variant
+        reader.fail(node, key,
+                    fmt::format("lists {} seeds, more than the {} runs a study may hold", seeds->size(),
+                                kMaxStudyRuns),
+                    "list fewer seeds, or split the study into several files");
+      }
       plan.seeds.clear();
+      std::set<uint64_t> listed;
       for (const auto& seed : *seeds) {
         const std::optional<int64_t> value = seed.value<int64_t>();
         if (!value || *value < 0 || !seed.is_integer())
           reader.fail(seed, key, "a seed must be a non-negative integer", "write e.g. seeds = [1, 2, 3]");
-        if (std::find(plan.seeds.begin(), plan.seeds.end(), static_cast<uint64_t>(*value)) !=
-            plan.seeds.end())
+        if (!listed.insert(static_cast<uint64_t>(*value)).second)
           reader.fail(seed, key, fmt::format("seed {} is listed twice", *value), "list each seed once");
         plan.seeds.push_back(static_cast<uint64_t>(*value));
       }
@@ -186,6 +268,7 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
     }
   }
 
+  check_run_count(file, variant_tables, grid, plan.seeds.size());
   std::set<std::string, std::less<>> names;
   const auto add_variant = [&](Variant variant, const toml::node& node) {
     if (!names.insert(variant.name).second)

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
                      torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states) {
-  const std::string name = fmt::format("checkpoint-{}", state.step);
+  const std::string name = checkpoint_dir_name(state.step);
   const fs::path directory = output / name;
   const fs::path temporary = output / (name + ".tmp");
   std::error_code ec;
@@ -47,6 +47,7 @@ namespace {
 
 // What every rank restores from a checkpoint besides the weights, as the files hold it.
 struct CheckpointFiles {
+  fs::path state_path;
   std::string state_json, optimizer_pt, rng_pt;
 };
 
@@ -57,9 +58,9 @@ std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
   std::error_code ec;
   if (!fs::exists(output / "checkpoint.json", ec))
     return std::nullopt;
-  try {
-    const auto pointer = nlohmann::json::parse(read_file(output / "checkpoint.json"));
-    const fs::path directory = output / pointer.at("dir").get<std::string>();
+  {
+    const fs::path pointer = output / "checkpoint.json";
+    const fs::path directory = checkpoint_dir_of(read_file(pointer), pointer);
     const model::LoadReport report =
         model::load_weights(model, model::SafetensorsFile::open(directory / "model.safetensors"));
     if (!report.missing_keys.empty()) {
@@ -67,12 +68,8 @@ std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
                   "the checkpoint lacks " + report.missing_keys.front(),
                   "resume with the same model and labels, or start a new --output");
     }
-    return CheckpointFiles{read_file(directory / "state.json"), read_file(directory / "optimizer.pt"),
-                           read_file(directory / "rng.pt")};
-  } catch (const nlohmann::json::exception& error) {
-    throw Error(ErrorCode::parse, (output / "checkpoint.json").string(),
-                std::string("damaged checkpoint: ") + error.what(),
-                "remove the checkpoint files to start over");
+    return CheckpointFiles{directory / "state.json", read_file(directory / "state.json"),
+                           read_file(directory / "optimizer.pt"), read_file(directory / "rng.pt")};
   }
 }
 
@@ -81,7 +78,7 @@ std::optional<CheckpointFiles> load_checkpoint_weights(const fs::path& output,
 void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopState& state,
                         torch::optim::Optimizer& optimizer, torch::Device device, const fs::path& output) {
   try {
-    state = nlohmann::json::parse(files.state_json).get<LoopState>();
+    state = parse_loop_state(files.state_json, files.state_path);
     std::istringstream optimizer_stream(files.optimizer_pt);
     torch::load(optimizer, optimizer_stream, device);
     const std::string device_type = device.is_cuda() ? "cuda" : "cpu";
@@ -108,9 +105,6 @@ void restore_checkpoint(const CheckpointFiles& files, int rank, int world, LoopS
       rng = rng[rank % rng.size(0)].contiguous();
     }
     model::set_rng_state(device, rng);
-  } catch (const nlohmann::json::exception& error) {
-    throw Error(ErrorCode::parse, output.string(), std::string("damaged checkpoint: ") + error.what(),
-                "remove the checkpoint files to start over");
   } catch (const c10::Error& error) {
     throw Error(ErrorCode::parse, output.string(),
                 std::string("damaged checkpoint: ") + error.what_without_backtrace(),

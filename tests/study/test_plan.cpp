@@ -111,6 +111,69 @@ TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
   expect("[[variant]\nname = 1\n", "study.toml:1", "");  // TOML syntax
 }
 
+// A study is at most kMaxStudyRuns (10,000) runs, checked before the grid is expanded: 10 keys of 10
+// values (10^10 variants) once ran out of memory, and a long seeds list took seconds of a quadratic check.
+TEST(StudyPlan, MoreRunsThanAStudyMayHoldIsAUsageErrorBeforeAnyVariantIsBuilt) {
+  testing::TempDir dir;
+  std::string grid = "[grid]\n";
+  for (int key = 0; key < 10; ++key)
+    grid += "k" + std::to_string(key) + " = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  Error error = error_of(dir, grid);
+  EXPECT_EQ(error.code(), ErrorCode::usage);
+  EXPECT_THAT(error.what(), HasSubstr("asks for over 10000 variants x 3 seeds, more than the 10000 runs"));
+
+  // 3,334 variants x 3 seeds = 10,002 runs: just over; 3,333 x 3 = 9,999 runs are a study.
+  std::string values;
+  for (int value = 0; value < 3334; ++value)
+    values += (value ? "," : "") + std::to_string(value);
+  error = error_of(dir, "[grid]\na = [" + values + "]\n");
+  EXPECT_THAT(error.what(), HasSubstr("asks for 3334 variants x 3 seeds"));
+  values.erase(values.rfind(','));
+  EXPECT_EQ(plan_of(dir, "[grid]\na = [" + values + "]\n").variants.size(), 3333u);
+
+  std::string seeds;
+  for (int seed = 0; seed < 20'000; ++seed)
+    seeds += (seed ? "," : "") + std::to_string(seed);
+  error = error_of(dir, "seeds = [" + seeds + "]\n[[variant]]\nname = \"a\"\n");
+  EXPECT_THAT(error.what(), HasSubstr("study.toml:1: key \"seeds\""));
+  EXPECT_THAT(error.what(), HasSubstr("lists 20000 seeds, more than the 10000 runs"));
+}
+
+// Non-ASCII characters are TOML only inside strings and comments; elsewhere toml++ 3.3.0 reaches undefined
+// behaviour, so they are a parse error naming the line and column before toml++ sees them.
+TEST(StudyPlan, NonAsciiOutsideStringsIsAParseErrorAtItsLineAndColumn) {
+  testing::TempDir dir;
+  Error error = error_of(dir, "[[variant]]\nname = \"a\"\n[base]\ncaf\xC3\xA9 = 1\n");
+  EXPECT_EQ(error.code(), ErrorCode::parse);
+  EXPECT_THAT(error.what(), HasSubstr("study.toml:4:4"));
+  EXPECT_THAT(error.what(), HasSubstr("non-ASCII character outside a string or comment"));
+  EXPECT_THAT(error_of(dir, "[[variant]]\nname = \xC3\xA9\n").what(), HasSubstr("study.toml:2:8"));
+  EXPECT_THAT(error_of(dir, "[[variant]]\nname = \"a\"\xC3\xA9\n").what(), HasSubstr("study.toml:2:11"));
+
+  // Inside strings of every kind, in quoted keys and in comments they are fine.
+  const StudyPlan plan = plan_of(dir,
+                                 "\xEF\xBB\xBF# caf\xC3\xA9\nname = \"caf\xC3\xA9 \\\" \xC3\xA9\"\n"
+                                 "[[variant]]\nname = '\xC3\xA9'  # \xC3\xA9\n"
+                                 "[[variant]]\nname = \"\"\"\xC3\xA9\"\"\"\"\n"
+                                 "[[variant]]\nname = '''\nx\xC3\xA9'''\n\"\xC3\xA9\" = 1\n");
+  EXPECT_EQ(plan.name, "caf\xC3\xA9 \" \xC3\xA9");
+  ASSERT_EQ(plan.variants.size(), 3u);
+  EXPECT_EQ(plan.variants[1].name, "\xC3\xA9\"");
+  EXPECT_EQ(plan.variants[2].name, "x\xC3\xA9");
+}
+
+TEST(OptionFile, AFileOverOneMebibyteIsRefusedUnread) {
+  testing::TempDir dir;
+  testing::write_text(dir / "train.toml", "# " + std::string(kMaxOptionFileBytes, 'x') + "\nlr = 1\n");
+  try {
+    read_option_file(dir / "train.toml");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::invalid_data);
+    EXPECT_THAT(error.what(), HasSubstr("more than the 1048576 bytes"));
+  }
+}
+
 TEST(OptionFile, KeysBecomeSettingsSortedByKeyWithTheirLines) {
   testing::TempDir dir;
   testing::write_text(dir / "train.toml",

@@ -143,7 +143,11 @@ TEST(RunResult, AFileWithAKeyMissingRenamedOrMistypedIsAnErrorNamingTheFileAndKe
   const Error truncated = read_error(dir);
   EXPECT_EQ(truncated.code(), ErrorCode::parse);
   EXPECT_EQ(truncated.where(), file.string());
-  EXPECT_THAT(truncated.what(), HasSubstr("damaged run result: [json.exception.parse_error"));
+  EXPECT_THAT(truncated.what(), HasSubstr("damaged run result: is not valid JSON: parse error"));
+  // A value nested deeper than kMaxJsonNesting is refused, not copied level by level down the stack.
+  testing::write_text(file, std::string(100'000, '[') + std::string(100'000, ']'));
+  EXPECT_THAT(read_error(dir).what(),
+              HasSubstr("damaged run result: nests arrays and objects deeper than 64 levels"));
   std::filesystem::remove(file);
   const Error missing = read_error(dir);
   EXPECT_EQ(missing.code(), ErrorCode::not_found);

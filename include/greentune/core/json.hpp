@@ -58,21 +58,21 @@ Error damaged_json_file(const std::filesystem::path& path, std::string_view what
                         std::string_view detail, const std::optional<JsonMismatch>& mismatch = std::nullopt);
 
 // The JSON file at path read as a T (its from_json), what: "run result" and the like, fix: what the
-// user can do about a damaged file. Error(not_found) when it does not exist; Error(parse) for bad JSON or
-// a missing key or wrong type, naming the file and the key.
+// user can do about a damaged file. Error(not_found) when it does not exist; Error(parse) for bad JSON
+// (nesting bounded as in parse_untrusted_json) or a missing key or wrong type, naming the file and the key.
 template <typename T>
 T read_json_file(const std::filesystem::path& path, std::string_view what, std::string_view fix) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw Error(ErrorCode::not_found, path.string(), std::string("no ") + std::string(what), fix);
-  nlohmann::json json;
+  const UntrustedJson parsed = parse_untrusted_json(read_file(path));
+  if (!parsed.problem.empty())
+    throw damaged_json_file(path, what, fix, parsed.problem);
   try {
-    json = nlohmann::json::parse(read_file(path));
-    return json.get<T>();
-  } catch (const nlohmann::json::parse_error& error) {
-    throw damaged_json_file(path, what, fix, error.what());
+    return parsed.value.get<T>();
   } catch (const nlohmann::json::exception& error) {
-    throw damaged_json_file(path, what, fix, error.what(), find_json_mismatch(nlohmann::json(T{}), json));
+    throw damaged_json_file(path, what, fix, error.what(),
+                            find_json_mismatch(nlohmann::json(T{}), parsed.value));
   }
 }
 

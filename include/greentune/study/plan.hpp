@@ -27,6 +27,10 @@
 
 namespace greentune::study {
 
+// What a study or --config file may ask for; each limit is named in the error of a file beyond it.
+inline constexpr uint64_t kMaxStudyRuns = 10'000;           // variants x seeds: more is a mistake to report
+inline constexpr uint64_t kMaxOptionFileBytes = 1'048'576;  // bytes of TOML (1 MiB)
+
 // One option as the file gives it.
 struct Setting {
   std::string key;                     // the train option's name without dashes: "batch-size"
@@ -53,8 +57,9 @@ struct StudyPlan {
 
 // Reads and checks the file's structure: TOML syntax, known top-level keys, value types, a name per
 // variant, no duplicate variant names, a non-empty grid, a baseline that names a variant, seeds and the
-// per-run limits in range, and no option the study sets itself (output, resume, config, seed). Each
-// problem is Error(usage) or Error(parse) naming "file:line" and the key.
+// per-run limits in range, at most kMaxStudyRuns runs (checked before the grid is expanded), and no option
+// the study sets itself (output, resume, config, seed). Each problem is Error(usage) or Error(parse) naming
+// "file:line" and the key; a file over kMaxOptionFileBytes is Error(invalid_data).
 StudyPlan read_study_file(const std::filesystem::path& file);
 
 // A flat TOML file of options (`greentune train --config FILE`): one Setting per key, sorted by key.

@@ -50,4 +50,9 @@ void check_not_internal(const Error& error) {
   }
 }
 
+void broken_promise(std::string_view why) {
+  std::fprintf(stderr, "fuzz: %.*s\n", static_cast<int>(why.size()), why.data());
+  std::abort();
+}
+
 }  // namespace greentune::fuzz

@@ -26,6 +26,9 @@ std::filesystem::path write_scratch_file(std::string_view name, std::string_view
 // Aborts (a finding for libFuzzer) when the reader reported an internal error: a bug, not bad input.
 void check_not_internal(const Error& error);
 
+// Aborts with why on stderr: the reader accepted input but broke a promise its callers rely on.
+[[noreturn]] void broken_promise(std::string_view why);
+
 // Runs read(); a greentune::Error that is not internal is the reader's answer to bad input.
 template <class Read>
 void read_untrusted(Read&& read) {

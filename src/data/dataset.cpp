@@ -611,11 +611,15 @@ void read_imdb_tarball(const fs::path& path, RawDataset& dataset) {
     if (!key) {
       continue;
     }
-    std::string text(static_cast<size_t>(std::max<la_int64_t>(archive_entry_size(entry), 0)), '\0');
+    // The member header's size is only a hint: a damaged archive may announce terabytes it does not
+    // hold, so the buffer starts at most one chunk long and grows with the bytes actually read.
+    constexpr size_t read_chunk_bytes = 1 << 16;
+    const auto announced_bytes = static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(entry), 0));
+    std::string text(static_cast<size_t>(std::min<uint64_t>(announced_bytes, read_chunk_bytes)), '\0');
     size_t filled = 0;
     while (true) {
       if (filled == text.size()) {
-        text.resize(text.size() + 4096);  // only when the header's size was wrong or missing
+        text.resize(text.size() + read_chunk_bytes);
       }
       const la_ssize_t read = archive_read_data(reader, text.data() + filled, text.size() - filled);
       if (read < 0) {

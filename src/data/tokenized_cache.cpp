@@ -13,6 +13,7 @@
 #include "greentune/core/log.hpp"
 #include "greentune/core/parallel.hpp"
 #include "greentune/data/fetch.hpp"
+#include "tokenized_cache_file.hpp"
 
 namespace greentune::data {
 
@@ -20,24 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char cache_magic[8] = {'G', 'T', 'T', 'O', 'K', 'E', 'N', 'S'};
-constexpr uint32_t cache_version = 1;
-constexpr uint32_t byte_order_mark = 0x01020304;  // reads differently on a machine of the other byte order
-constexpr size_t section_alignment = 8;           // bytes; every section starts 8-aligned for uint64 views
-constexpr uint64_t max_label_count = 1 << 20;     // the readers' own limit; beyond it the file is damaged
-constexpr size_t examples_per_task = 64;          // tokenizer work unit: small enough to balance threads
-
-struct CacheHeader {
-  char magic[8];
-  uint32_t version;
-  uint32_t byte_order;
-  uint64_t tokenizer_fingerprint;
-  uint64_t source_fingerprint;
-  uint64_t spec_fingerprint;
-  uint64_t payload_bytes;
-  uint64_t payload_checksum;
-};
-static_assert(sizeof(CacheHeader) % section_alignment == 0, "the payload must start aligned");
+using cache_file::section_alignment;
+constexpr uint64_t max_label_count = 1 << 20;  // the readers' own limit; beyond it the file is damaged
+constexpr size_t examples_per_task = 64;       // tokenizer work unit: small enough to balance threads
 
 // A damaged cache file: open_or_build reports it and rebuilds the file.
 class CorruptCache : public std::runtime_error {
@@ -57,7 +43,7 @@ class PayloadWriter {
   void write_bytes(const void* data, size_t bytes) {
     const std::string_view view(static_cast<const char*>(data), bytes);
     out_.write(view.data(), static_cast<std::streamsize>(bytes));
-    checksum_ = fnv1a64(view, checksum_);
+    checksum_ = cache_file::payload_checksum(view, checksum_);
     size_ += bytes;
   }
   void pad() {
@@ -82,7 +68,7 @@ class PayloadWriter {
  private:
   std::ofstream& out_;
   uint64_t size_ = 0;
-  uint64_t checksum_ = fnv1a64({});
+  uint64_t checksum_ = cache_file::payload_checksum({});
 };
 
 // Walks the mapped payload; every read is bounds-checked, so a damaged file cannot be read past its end.
@@ -141,7 +127,7 @@ std::vector<EncodedTask> encode_in_parallel(const std::vector<std::string>& text
 
 // Tokenizes the dataset and writes the cache file atomically. Returns the tokenizer's invalid UTF-8 count.
 size_t write_cache(const fs::path& path, const RawDataset& dataset, const text::WordPieceTokenizer& tokenizer,
-                   CacheHeader header, unsigned threads) {
+                   cache_file::Header header, unsigned threads) {
   AtomicFile file(path);
   std::ofstream& out = file.stream();
   out.write(reinterpret_cast<const char*>(&header), sizeof header);  // rewritten once the checksum is known
@@ -180,33 +166,22 @@ size_t write_cache(const fs::path& path, const RawDataset& dataset, const text::
   return invalid_utf8_sequences;
 }
 
-CacheHeader expected_header(const DataSpec& spec, const text::WordPieceTokenizer& tokenizer) {
-  CacheHeader header{};
-  std::copy(std::begin(cache_magic), std::end(cache_magic), header.magic);
-  header.version = cache_version;
-  header.byte_order = byte_order_mark;
-  header.tokenizer_fingerprint = tokenizer.fingerprint();
-  header.source_fingerprint = source_fingerprint(spec);
-  header.spec_fingerprint = spec_fingerprint(spec);
-  return header;
-}
-
 // Checks what can be checked without reading the payload: magic, version, byte order, size.
-CacheHeader read_header(std::span<const std::byte> file) {
-  CacheHeader header{};
+cache_file::Header read_header(std::span<const std::byte> file) {
+  cache_file::Header header{};
   if (file.size() < sizeof header) {
     throw CorruptCache(fmt::format("truncated: {} bytes, shorter than the header", file.size()));
   }
   std::memcpy(&header, file.data(), sizeof header);
-  if (!std::equal(std::begin(cache_magic), std::end(cache_magic), header.magic)) {
+  if (!std::equal(std::begin(cache_file::magic), std::end(cache_file::magic), header.magic)) {
     throw CorruptCache("not a greentune token cache (bad magic bytes)");
   }
-  if (header.byte_order != byte_order_mark) {
+  if (header.byte_order != cache_file::byte_order_mark) {
     throw CorruptCache("written on a machine of the other byte order");
   }
-  if (header.version != cache_version) {
-    throw CorruptCache(
-        fmt::format("format version {}, this greentune reads version {}", header.version, cache_version));
+  if (header.version != cache_file::version) {
+    throw CorruptCache(fmt::format("format version {}, this greentune reads version {}", header.version,
+                                   cache_file::version));
   }
   if (header.payload_bytes != file.size() - sizeof header) {
     throw CorruptCache(
@@ -217,7 +192,7 @@ CacheHeader read_header(std::span<const std::byte> file) {
 }
 
 // Why a well-formed cache cannot be used for this request; empty when it can.
-std::string staleness(const CacheHeader& found, const CacheHeader& expected) {
+std::string staleness(const cache_file::Header& found, const cache_file::Header& expected) {
   if (found.source_fingerprint != expected.source_fingerprint) {
     return "the source changed since the cache was built";
   }
@@ -230,9 +205,26 @@ std::string staleness(const CacheHeader& found, const CacheHeader& expected) {
   return {};
 }
 
-// "<source file name>-<16 hex digits>.gttok": readable, and unique per source path, spec and tokenizer,
-// so a changed source maps to the same file and replaces it.
-fs::path cache_file_path(const fs::path& cache_dir, const DataSpec& spec, const CacheHeader& header) {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+namespace cache_file {
+
+Header expected_header(const DataSpec& spec, const text::WordPieceTokenizer& tokenizer) {
+  Header header{};
+  std::copy(std::begin(magic), std::end(magic), header.magic);
+  header.version = version;
+  header.byte_order = byte_order_mark;
+  header.tokenizer_fingerprint = tokenizer.fingerprint();
+  header.source_fingerprint = source_fingerprint(spec);
+  header.spec_fingerprint = spec_fingerprint(spec);
+  return header;
+}
+
+fs::path path_for(const fs::path& cache_dir, const DataSpec& spec, const Header& header) {
   std::error_code ec;
   fs::path source = fs::canonical(spec.path, ec);
   if (ec) {
@@ -251,11 +243,15 @@ fs::path cache_file_path(const fs::path& cache_dir, const DataSpec& spec, const 
   return cache_dir / fmt::format("{}-{:016x}.gttok", readable, fnv1a64(key));
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+std::string sealed_file(Header header, std::string_view payload) {
+  header.payload_bytes = payload.size();
+  header.payload_checksum = payload_checksum(payload);
+  std::string file(reinterpret_cast<const char*>(&header), sizeof header);
+  file.append(payload);
+  return file;
 }
 
-}  // namespace
+}  // namespace cache_file
 
 // A read-only mapping of a whole cache file; an unreadable or empty file is a damaged cache (rebuilt).
 class TokenizedDataset::Mapping {
@@ -361,9 +357,10 @@ const TokenizedSplit& TokenizedDataset::split(std::string_view name) const {
       "use one of the dataset's splits");
 }
 
-TokenizedDataset TokenizedDataset::from_mapping(std::shared_ptr<const Mapping> mapping, fs::path path) {
+TokenizedDataset TokenizedDataset::from_mapping(std::shared_ptr<const Mapping> mapping, fs::path path,
+                                                size_t vocab_size) {
   const std::span<const std::byte> file = mapping->bytes();
-  PayloadCursor cursor(file.subspan(sizeof(CacheHeader)));
+  PayloadCursor cursor(file.subspan(sizeof(cache_file::Header)));
   TokenizedDataset dataset;
   const uint64_t label_count = cursor.read_u64();
   if (label_count == 0 || label_count > max_label_count) {
@@ -390,6 +387,13 @@ TokenizedDataset TokenizedDataset::from_mapping(std::shared_ptr<const Mapping> m
         })) {
       throw CorruptCache(fmt::format("split \"{}\": a label outside 0..{}", split.name_, label_count - 1));
     }
+    // Training looks every id up in the model's embedding table, so an id outside the vocabulary would
+    // index past it: the file is damaged whatever its checksum says.
+    if (std::any_of(split.tokens_.begin(), split.tokens_.end(),
+                    [&](int32_t id) { return id < 0 || static_cast<uint64_t>(id) >= vocab_size; })) {
+      throw CorruptCache(fmt::format("split \"{}\": a token id outside the vocabulary's 0..{}", split.name_,
+                                     vocab_size - 1));
+    }
     dataset.splits_.push_back(std::move(split));
   }
   if (!cursor.at_end()) {
@@ -404,9 +408,9 @@ TokenizedDataset TokenizedDataset::open_or_build(const DataSpec& spec,
                                                  const text::WordPieceTokenizer& tokenizer,
                                                  const CacheOptions& options, CacheReport* report) {
   const auto start = std::chrono::steady_clock::now();
-  const CacheHeader expected = expected_header(spec, tokenizer);
+  const cache_file::Header expected = cache_file::expected_header(spec, tokenizer);
   const fs::path cache_dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  const fs::path path = cache_file_path(cache_dir, spec, expected);
+  const fs::path path = cache_file::path_for(cache_dir, spec, expected);
   CacheReport outcome;
   outcome.path = path;
   outcome.reason = "no cache yet";
@@ -414,15 +418,15 @@ TokenizedDataset TokenizedDataset::open_or_build(const DataSpec& spec,
   if (fs::exists(path, ec)) {
     try {
       auto mapping = std::make_shared<const Mapping>(path);
-      const CacheHeader found = read_header(mapping->bytes());
+      const cache_file::Header found = read_header(mapping->bytes());
       outcome.reason = staleness(found, expected);
       if (outcome.reason.empty()) {
-        const std::span<const std::byte> payload = mapping->bytes().subspan(sizeof(CacheHeader));
+        const std::span<const std::byte> payload = mapping->bytes().subspan(sizeof(cache_file::Header));
         const std::string_view payload_bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
-        if (fnv1a64(payload_bytes) != found.payload_checksum) {
+        if (cache_file::payload_checksum(payload_bytes) != found.payload_checksum) {
           throw CorruptCache("checksum mismatch: the contents were damaged");
         }
-        TokenizedDataset dataset = from_mapping(std::move(mapping), path);
+        TokenizedDataset dataset = from_mapping(std::move(mapping), path, tokenizer.vocab().size());
         outcome.seconds = seconds_since(start);
         if (report != nullptr) {
           *report = outcome;
@@ -452,7 +456,7 @@ TokenizedDataset TokenizedDataset::open_or_build(const DataSpec& spec,
   outcome.invalid_utf8_repairs = dataset.invalid_utf8_repairs + tokenizer_repairs;
   TokenizedDataset tokenized;
   try {
-    tokenized = from_mapping(std::make_shared<const Mapping>(path), path);
+    tokenized = from_mapping(std::make_shared<const Mapping>(path), path, tokenizer.vocab().size());
   } catch (const CorruptCache& damage) {
     throw Error(ErrorCode::io, path.string(),
                 fmt::format("the cache just written cannot be read back ({})", damage.what()),

@@ -1,4 +1,5 @@
 // The dataset readers: aclImdb folders and tarballs, JSON lines, CSV/TSV, format detection, fingerprints.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -119,6 +120,47 @@ TEST(ImdbReader, TruncatedOrNonGzipArchiveSaysToDownloadAgain) {
     EXPECT_THAT(error.what(), HasSubstr("not a complete .tar.gz archive"));
     EXPECT_THAT(error.what(), HasSubstr("greentune data fetch imdb --force"));
   }
+}
+
+// One ustar member header for name whose size field announces size_field_bytes (GNU base-256, so sizes
+// beyond the 8 GiB of octal fit), with a valid header checksum.
+std::string tar_header_announcing(const std::string& name, uint64_t size_field_bytes) {
+  std::string header(512, '\0');
+  header.replace(0, name.size(), name);
+  header.replace(100, 8, "0000644", 8);
+  header.replace(108, 8, "0000000", 8);
+  header.replace(116, 8, "0000000", 8);
+  header[124] = static_cast<char>(0x80);
+  for (int byte = 0; byte < 8; ++byte) {
+    header[135 - byte] = static_cast<char>((size_field_bytes >> (8 * byte)) & 0xFF);
+  }
+  header.replace(136, 12, "13576036400", 12);
+  header.replace(148, 8, "        ");
+  header[156] = '0';
+  header.replace(257, 6, "ustar", 6);  // POSIX magic, its NUL included
+  header.replace(263, 2, "00");        // and version
+  unsigned checksum = 0;
+  for (const char c : header) {
+    checksum += static_cast<unsigned char>(c);
+  }
+  const std::string field = fmt::format("{:06o}", checksum);
+  header.replace(148, 8, field + std::string("\0 ", 2));
+  return header;
+}
+
+TEST(ImdbReader, MemberAnnouncingMoreBytesThanTheArchiveHoldsIsTruncatedNotAllocated) {
+  TempDir dir;
+  // 16 TiB announced, one block of review text present: a damaged archive, not 16 TiB to reserve.
+  const std::string review = "A great film.\n";
+  write_text(dir / "huge.tar", tar_header_announcing("aclImdb/train/pos/1_9.txt", uint64_t{1} << 44) +
+                                   review + std::string(512 - review.size(), '\0'));
+  DataSpec spec = spec_for(dir / "huge.tar");
+  spec.format = Format::imdb;
+  const Error error = load_error(spec);
+  EXPECT_EQ(error.code(), ErrorCode::parse);
+  EXPECT_EQ(error.where(), (dir / "huge.tar").string());
+  EXPECT_THAT(error.what(), HasSubstr("not a complete .tar.gz archive"));
+  EXPECT_THAT(error.what(), HasSubstr("greentune data fetch imdb --force"));
 }
 
 TEST(ImdbReader, FolderOrArchiveWithoutReviews) {

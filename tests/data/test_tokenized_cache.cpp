@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +11,7 @@
 #include "greentune/data/tokenized_cache.hpp"
 #include "greentune/text/tokenizer.hpp"
 #include "test_support.hpp"
+#include "tokenized_cache_file.hpp"
 
 namespace greentune::testing {
 namespace {
@@ -272,6 +274,30 @@ TEST(TokenizedCache, CorruptFilesAreReportedAndRebuilt) {
     fixture.open(report);
     EXPECT_FALSE(report.built);
   }
+}
+
+TEST(TokenizedCache, TokenIdOutsideTheVocabularyIsCorruptEvenWithAValidChecksum) {
+  CacheFixture fixture;
+  CacheReport report;
+  fixture.open(report);
+  const fs::path cache_path = report.path;
+  const std::string pristine = read_text(cache_path);
+  data::cache_file::Header header{};
+  std::memcpy(&header, pristine.data(), sizeof header);
+  std::string payload = pristine.substr(sizeof header);
+  // The last example ends "plot [SEP]": make "plot" (id 15) the id 16, one past the 16-token vocabulary.
+  const std::string plot_then_sep("\x0f\0\0\0\x03\0\0\0", 8);
+  const size_t at = payload.rfind(plot_then_sep);
+  ASSERT_NE(at, std::string::npos);
+  payload[at] = '\x10';
+  write_text(cache_path, data::cache_file::sealed_file(header, payload));
+
+  const TokenizedDataset rebuilt = fixture.open(report);
+  EXPECT_TRUE(report.built);
+  EXPECT_THAT(report.reason, HasSubstr("corrupt"));
+  EXPECT_THAT(report.reason, HasSubstr("split \"train\": a token id outside the vocabulary's 0..15"));
+  expect_matches_source(rebuilt, fixture.spec, fixture.tokenizer);
+  EXPECT_EQ(read_text(cache_path), pristine);
 }
 
 TEST(TokenizedCache, ImdbTarballKeepsTrainAndTestSplits) {

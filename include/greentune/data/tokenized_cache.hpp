@@ -10,8 +10,9 @@
 //   payload  label count, each label name (length + bytes); split count, then per split:
 //            name, example count n, token count t, labels int32[n], offsets uint64[n+1], token ids int32[t]
 // A cache whose source or spec no longer matches is rebuilt (log::info says why); a corrupt one (bad
-// magic, truncated, wrong version, checksum mismatch) is reported with log::warn and rebuilt. Files are
-// replaced atomically, so a process that has the old file mapped keeps a consistent view.
+// magic, truncated, wrong version, checksum mismatch, a label or token id out of range) is reported with
+// log::warn and rebuilt. Files are replaced atomically, so a process that has the old file mapped keeps a
+// consistent view.
 
 #include <cstddef>
 #include <cstdint>
@@ -105,8 +106,10 @@ class TokenizedDataset {
  private:
   class Mapping;
   TokenizedDataset() = default;
-  // Reads the payload of a mapped, checksum-verified cache file into views.
-  static TokenizedDataset from_mapping(std::shared_ptr<const Mapping> mapping, std::filesystem::path path);
+  // Reads the payload of a mapped, checksum-verified cache file into views; every token id must be below
+  // vocab_size.
+  static TokenizedDataset from_mapping(std::shared_ptr<const Mapping> mapping, std::filesystem::path path,
+                                       size_t vocab_size);
 
   std::shared_ptr<const Mapping> mapping_;  // keeps the spans below valid
   std::filesystem::path path_;

@@ -164,9 +164,9 @@ std::string fuzzed_response(FuzzedDataProvider& input) {
   if (input.ConsumeBool())
     header("X-Repo-Commit", commit_value(input));
   if (input.ConsumeBool())
-    header("ETag", "\"" + input.ConsumeRandomLengthString(72) + "\"");
+    header("ETag", "\"" + input.ConsumeRandomLengthString(320) + "\"");
   if (input.ConsumeBool())
-    header("X-Linked-Etag", input.ConsumeRandomLengthString(72));
+    header("X-Linked-Etag", input.ConsumeRandomLengthString(320));
   if (input.ConsumeBool())
     header("X-Linked-Size", input.ConsumeRandomLengthString(24));
   if (input.ConsumeBool())

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
 #include <optional>
 
 #include "greentune/core/error.hpp"
@@ -56,6 +57,15 @@ class ConfigReader {
     return found == json_.end() || found->is_null() ? nullptr : &*found;
   }
 
+  // An integer above 2^63 - 1 is read by nlohmann::json as unsigned and would wrap to a negative int64_t,
+  // so "must be a positive integer, got 9223372036854775808" would contradict itself.
+  void reject_beyond_int64(const char* key, const nlohmann::json& value) const {
+    if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      fail(key, fmt::format("{} is larger than the largest integer greentune reads, 2^63 - 1", value.dump()),
+           "write the model's real value");
+    }
+  }
+
   int64_t positive_int(const char* key, std::optional<int64_t> fallback = std::nullopt) const {
     const nlohmann::json* value = find(key);
     if (value == nullptr) {
@@ -64,6 +74,7 @@ class ConfigReader {
       fail(key, "is missing", "add it: it is part of every Hugging Face config of this model type");
     }
     if (!value->is_number_integer() || value->get<int64_t>() <= 0) {
+      reject_beyond_int64(key, *value);
       fail(key, fmt::format("must be a positive integer, got {}", value->dump()), "write a whole number > 0");
     }
     return value->get<int64_t>();
@@ -74,6 +85,7 @@ class ConfigReader {
     if (value == nullptr)
       return fallback;
     if (!value->is_number_integer() || value->get<int64_t>() < 0) {
+      reject_beyond_int64(key, *value);
       fail(key, fmt::format("must be an integer ≥ 0, got {}", value->dump()), "write a whole number ≥ 0");
     }
     return value->get<int64_t>();

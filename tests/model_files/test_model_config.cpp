@@ -83,6 +83,16 @@ TEST(ModelConfig, BadConfigsNameTheKey) {
 
   expect_parse_error(nlohmann::json::array(), "not a JSON object");
 
+  // Beyond int64_t: nlohmann::json holds it as unsigned, which must not wrap to a negative size.
+  auto beyond_int64 = distilbert_json();
+  beyond_int64["vocab_size"] = uint64_t{9223372036854775808u};
+  expect_parse_error(beyond_int64,
+                     "key \"vocab_size\": 9223372036854775808 is larger than the largest integer greentune "
+                     "reads, 2^63 - 1");
+  auto pad_beyond_int64 = distilbert_json();
+  pad_beyond_int64["pad_token_id"] = uint64_t{18446744073709551615u};
+  expect_parse_error(pad_beyond_int64, "key \"pad_token_id\": 18446744073709551615 is larger than");
+
   auto too_many_labels = distilbert_json();
   too_many_labels.erase("id2label");
   too_many_labels["num_labels"] = 1000000000000;

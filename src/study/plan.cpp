@@ -63,7 +63,7 @@ toml::table parse_toml(const std::filesystem::path& file) {
   const std::string text =
       read_untrusted_file(file, kMaxOptionFileBytes, "give a study or option file of a few lines of TOML");
   if (const std::optional<size_t> at = non_ascii_outside_strings(text)) {
-    const size_t line_start = text.rfind('\n', *at) == std::string::npos ? 0 : text.rfind('\n', *at) + 1;
+    const size_t line_start = text.rfind('\n', *at) + 1;  // npos + 1 is 0: the first line
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n');
     throw Error(ErrorCode::parse, fmt::format("{}:{}:{}", file.string(), line, *at - line_start + 1),
                 "a non-ASCII character outside a string or comment (TOML keys and values are ASCII there)",

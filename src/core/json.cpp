@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 namespace greentune {
 
 namespace {
@@ -14,26 +17,63 @@ std::string kind_of(const nlohmann::json& value) {
   return (name.front() == 'o' || name.front() == 'a' ? "an " : "a ") + name;
 }
 
-bool same_kind(const nlohmann::json& expected, const nlohmann::json& actual) {
-  if (expected.is_number())
-    return actual.is_number();  // from_json converts between integers and floating point
-  return expected.type() == actual.type();
+// Why actual cannot be read where expected's number belongs, empty when it can. from_json converts
+// between integers and floating point with a plain cast, which is undefined for a value outside the
+// target's range (1e300 into an int64_t) and wraps a negative integer into a size_t, so an integer field
+// takes only integers that fit: a floating-point value with no fraction is accepted, as JSON writers
+// differ on "4" and "4.0".
+std::string number_problem(const nlohmann::json& expected, const nlohmann::json& actual) {
+  if (!actual.is_number())
+    return fmt::format("{} where {} belongs", kind_of(actual), kind_of(expected));
+  if (expected.is_number_float())
+    return {};
+  constexpr double kTwoTo63 = 9223372036854775808.0, kTwoTo64 = 18446744073709551616.0;
+  const bool unsigned_expected = expected.is_number_unsigned();
+  const std::string_view wanted = unsigned_expected ? "a non-negative integer" : "an integer";
+  bool fits = false;
+  if (actual.is_number_unsigned())
+    fits = unsigned_expected ||
+           actual.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  else if (actual.is_number_integer())
+    fits = !unsigned_expected || actual.get<int64_t>() >= 0;
+  else {
+    const double value = actual.get<double>();
+    fits = std::trunc(value) == value &&
+           (unsigned_expected ? value >= 0.0 && value < kTwoTo64 : value >= -kTwoTo63 && value < kTwoTo63);
+  }
+  return fits ? std::string() : fmt::format("{} where {} belongs", actual.dump(), wanted);
 }
 
 std::optional<JsonMismatch> find_mismatch(const nlohmann::json& expected, const nlohmann::json& actual,
-                                          const std::string& key) {
-  if (expected.is_null() || (expected.is_object() && expected.empty()))
+                                          const std::string& key, JsonAbsent absent) {
+  if (expected.is_null() || (expected.is_object() && expected.empty()) ||
+      (actual.is_null() && absent == JsonAbsent::allowed))
     return std::nullopt;
-  if (!same_kind(expected, actual))
+  if (expected.is_number()) {
+    std::string problem = number_problem(expected, actual);
+    return problem.empty() ? std::nullopt
+                           : std::optional<JsonMismatch>(JsonMismatch{key, std::move(problem)});
+  }
+  if (expected.type() != actual.type())
     return JsonMismatch{key, fmt::format("{} where {} belongs", kind_of(actual), kind_of(expected))};
+  if (expected.is_array() && !expected.empty()) {
+    for (size_t i = 0; i < actual.size(); ++i) {
+      if (std::optional<JsonMismatch> mismatch =
+              find_mismatch(expected.front(), actual[i], fmt::format("{}[{}]", key, i), absent))
+        return mismatch;
+    }
+  }
   if (!expected.is_object())
     return std::nullopt;
   for (const auto& [name, value] : expected.items()) {
     const std::string path = key.empty() ? name : key + "." + name;
     const auto found = actual.find(name);
-    if (found == actual.end())
+    if (found == actual.end()) {
+      if (absent == JsonAbsent::allowed)
+        continue;
       return JsonMismatch{path, "no such key"};
-    if (std::optional<JsonMismatch> mismatch = find_mismatch(value, *found, path))
+    }
+    if (std::optional<JsonMismatch> mismatch = find_mismatch(value, *found, path, absent))
       return mismatch;
   }
   return std::nullopt;
@@ -41,8 +81,9 @@ std::optional<JsonMismatch> find_mismatch(const nlohmann::json& expected, const 
 
 }  // namespace
 
-std::optional<JsonMismatch> find_json_mismatch(const nlohmann::json& expected, const nlohmann::json& actual) {
-  return find_mismatch(expected, actual, "");
+std::optional<JsonMismatch> find_json_mismatch(const nlohmann::json& expected, const nlohmann::json& actual,
+                                               JsonAbsent absent) {
+  return find_mismatch(expected, actual, "", absent);
 }
 
 Error damaged_json_file(const std::filesystem::path& path, std::string_view what, std::string_view fix,

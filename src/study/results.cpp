@@ -2,6 +2,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/json.hpp"
 
 namespace greentune::study {
 
@@ -34,6 +35,17 @@ void from_json(const nlohmann::json& json, StudyResults& results) {
   json.at("runs").get_to(results.runs);
 }
 
+nlohmann::json json_shape(std::type_identity<StudyResults>) {
+  StudyResults results;
+  results.seeds = {0};
+  results.variants.emplace_back();
+  nlohmann::json shape = results;
+  nlohmann::json run = RunRecord{};
+  run["result"] = json_shape_of<train::RunResult>();
+  shape["runs"] = nlohmann::json::array({run});
+  return shape;
+}
+
 StudyResults read_results(const std::filesystem::path& study_dir) {
   const std::filesystem::path path = study_dir / "results.json";
   std::error_code ec;
@@ -41,12 +53,8 @@ StudyResults read_results(const std::filesystem::path& study_dir) {
     throw Error(ErrorCode::not_found, path.string(), "no study results here",
                 "pass the --output directory of a `greentune study` run");
   }
-  try {
-    return nlohmann::json::parse(read_file(path)).get<StudyResults>();
-  } catch (const nlohmann::json::exception& error) {
-    throw Error(ErrorCode::parse, path.string(), std::string("damaged study results: ") + error.what(),
-                "run `greentune study` on the same file and directory again to rewrite it");
-  }
+  return read_json_file<StudyResults>(
+      path, "study results", "run `greentune study` on the same file and directory again to rewrite it");
 }
 
 }  // namespace greentune::study

@@ -7,6 +7,7 @@
 #include "greentune/core/csv.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/json.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
 
@@ -25,6 +26,17 @@ std::string status_of(const std::string& stop_reason) {
   return "stopped-" + stop_reason;
 }
 
+// The error a failed run's failure.json holds; for a damaged file, what is wrong with it.
+std::string read_failure(const fs::path& path) {
+  const UntrustedJson failure = parse_untrusted_json(read_file(path));
+  const nlohmann::json& value = failure.value;
+  if (failure.problem.empty() && value.is_object() && value.contains("error") && value["error"].is_string())
+    return value["error"].get<std::string>();
+  return fmt::format(
+      "{}: damaged: {}", path.string(),
+      failure.problem.empty() ? "expected an object with an \"error\" string" : failure.problem);
+}
+
 // record's status and result from its run directory, as they are now.
 void read_run_record(const fs::path& study_dir, RunRecord& record) {
   const fs::path run_dir = study_dir / record.run_dir;
@@ -34,7 +46,7 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
     record.status = status_of(record.result->stop_reason);
   } else if (fs::exists(run_dir / kFailureFile, ec)) {
     record.status = kStatusFailed;
-    record.error = nlohmann::json::parse(read_file(run_dir / kFailureFile)).value("error", "");
+    record.error = read_failure(run_dir / kFailureFile);
   } else {
     record.status = kStatusPending;
   }

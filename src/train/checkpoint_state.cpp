@@ -48,13 +48,7 @@ std::filesystem::path checkpoint_dir_of(std::string_view text, const std::filesy
 }
 
 LoopState parse_loop_state(std::string_view text, const std::filesystem::path& file) {
-  const nlohmann::json json = parse_checkpoint_json(text, file);
-  try {
-    return json.get<LoopState>();
-  } catch (const nlohmann::json::exception& error) {
-    throw damaged_json_file(file, "checkpoint", kDamagedFix, error.what(),
-                            find_json_mismatch(nlohmann::json(LoopState{}), json));
-  }
+  return from_untrusted_json<LoopState>(parse_checkpoint_json(text, file), file, "checkpoint", kDamagedFix);
 }
 
 }  // namespace greentune::train

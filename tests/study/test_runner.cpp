@@ -231,6 +231,40 @@ TEST(StudyResults, MissingOrDamagedResultsAreClearErrors) {
     EXPECT_EQ(error.code(), ErrorCode::parse);
     EXPECT_THAT(error.what(), HasSubstr("results.json"));
   }
+  // A finished run's result is checked field by field, its optional parts and each rank included.
+  nlohmann::json results =
+      StudyResults{.study = "t", .baseline = "base", .seeds = {1}, .variants = {}, .runs = {}};
+  nlohmann::json run =
+      RunRecord{.variant = "base", .seed = 1, .status = kStatusDone, .run_dir = "runs/base-seed1"};
+  run["result"] = train::RunResult{};
+  run["result"]["test"] = model::EvalMetrics{};
+  run["result"]["test"]["n"] = -200;
+  results["runs"] = nlohmann::json::array({run});
+  testing::write_text(dir / "results.json", results.dump());
+  const Error error = testing::error_of([&] { read_results(dir.path()); });
+  EXPECT_EQ(error.code(), ErrorCode::parse);
+  EXPECT_THAT(error.what(), HasSubstr("results.json: key \"runs[0].result.test.n\": damaged study results: "
+                                      "-200 where a non-negative integer belongs"));
+  run["result"]["test"]["n"] = 200;
+  run["result"]["ranks"] = {train::RankSummary{}, train::RankSummary{}};
+  run["result"]["ranks"][1]["threads"] = 1e30;
+  results["runs"] = nlohmann::json::array({run});
+  testing::write_text(dir / "results.json", results.dump());
+  EXPECT_THAT(testing::error_of([&] { read_results(dir.path()); }).what(),
+              HasSubstr("key \"runs[0].result.ranks[1].threads\": damaged study results: 1e+30 where an"));
+}
+
+TEST(StudyResults, ADamagedFailureFileIsTheRunsErrorNotACrash) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  std::filesystem::create_directories(dir / "out/runs/base-seed1");
+  std::filesystem::create_directories(dir / "out/runs/base-seed2");
+  testing::write_text(dir / "out/runs/base-seed1/failure.json", R"({"error": 1e999})");
+  testing::write_text(dir / "out/runs/base-seed2/failure.json", R"({"error": "out of memory"})");
+  const StudyResults results = collect_results(plan, dir / "out");
+  EXPECT_EQ(results.runs[0].status, kStatusFailed);
+  EXPECT_THAT(results.runs[0].error, HasSubstr("failure.json: damaged: is not valid JSON: number overflow"));
+  EXPECT_EQ(results.runs[1].error, "out of memory");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <sys/types.h>
 // Helpers shared by the test suites: where the fixtures are, temporary directories, running the CLI.
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -9,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "greentune/core/error.hpp"
 
 namespace greentune::testing {
 
@@ -31,6 +35,18 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The Error action throws; a test failure (and an internal Error) when it throws none.
+template <typename Action>
+Error error_of(Action&& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error;
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return Error(ErrorCode::internal, "", "none");
+}
 
 void write_text(const std::filesystem::path& path, const std::string& contents);
 std::string read_text(const std::filesystem::path& path);

@@ -10,22 +10,14 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/train/train_options.hpp"
+#include "test_support.hpp"
 
 namespace greentune::train {
 namespace {
 
 using ::testing::HasSubstr;
 
-template <typename Action>
-Error error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error;
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return Error(ErrorCode::internal, "", "none");
-}
+using testing::error_of;
 
 void set(TrainOptions& options, const std::string& key, std::vector<std::string> arguments) {
   set_train_option(options, key, arguments);

@@ -7,22 +7,14 @@
 
 #include "checkpoint_state.hpp"
 #include "greentune/core/error.hpp"
+#include "test_support.hpp"
 
 namespace greentune::train {
 namespace {
 
 using ::testing::HasSubstr;
 
-template <class Read>
-Error error_of(Read&& read) {
-  try {
-    read();
-  } catch (const Error& error) {
-    return error;
-  }
-  ADD_FAILURE() << "accepted";
-  return Error(ErrorCode::internal, "", "");
-}
+using testing::error_of;
 
 TEST(CheckpointState, ThePointerNamesADirectoryOfTheRunAndNothingElse) {
   EXPECT_EQ(checkpoint_dir_of(R"({"dir": "checkpoint-12", "step": 12})", "/runs/a/checkpoint.json"),
@@ -66,6 +58,10 @@ TEST(CheckpointState, ADamagedLoopStateIsAParseErrorNamingTheFileAndKey) {
   EXPECT_THAT(error.what(), HasSubstr("run/checkpoint-40/state.json: key \"step\": damaged checkpoint"));
   error = error_of([] { parse_loop_state(R"({"window_loss": 1e999})", "state.json"); });
   EXPECT_THAT(error.what(), HasSubstr("state.json: damaged checkpoint: the file is not valid JSON"));
+  error = error_of([] { parse_loop_state(R"({"best": {"n": 1e300}})", "state.json"); });
+  EXPECT_THAT(error.what(), HasSubstr("state.json: key \"best.n\": damaged checkpoint: 1e+300 where a"));
+  error = error_of([] { parse_loop_state(R"({"next_batch": -1})", "state.json"); });
+  EXPECT_THAT(error.what(), HasSubstr("key \"next_batch\": damaged checkpoint: -1 where a non-negative"));
   error = error_of([] { parse_loop_state(R"({"step": 4)", "state.json"); });
   EXPECT_EQ(error.code(), ErrorCode::parse);
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "greentune/train/run_result.hpp"
@@ -117,6 +118,8 @@ struct StudyResults {
 };
 void to_json(nlohmann::json& json, const StudyResults& results);
 void from_json(const nlohmann::json& json, StudyResults& results);
+// results.json with a seed, a variant and a finished run: the shape a read results.json is checked against.
+nlohmann::json json_shape(std::type_identity<StudyResults>);
 
 // DIR/results.json. Throws Error(not_found) without one, Error(parse) for a damaged one.
 StudyResults read_results(const std::filesystem::path& study_dir);

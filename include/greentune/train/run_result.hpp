@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "greentune/core/json.hpp"
@@ -102,6 +103,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunResult, accuracy, f1, eval_loss, n, best, 
                                    dram_kwh, ram_kwh, eval_kwh, co2_kg, average_w, joules_per_sample,
                                    energy_methods, energy_forecast, carbon, world_size, threads, ranks,
                                    config)
+
+// result.json with every optional field filled and one rank: the shape a read result.json is checked against.
+inline nlohmann::json json_shape(std::type_identity<RunResult>) {
+  RunResult result;
+  result.test_accuracy = 0.0;
+  result.test.emplace();
+  result.checkpointing_memory.emplace();
+  result.energy_forecast.emplace();
+  result.ranks.emplace(1);
+  return result;
+}
 
 inline constexpr const char* kRunResultFile = "result.json";  // in the run's output directory
 

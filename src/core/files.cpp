@@ -133,8 +133,12 @@ void AtomicFile::commit() {
   stream_.close();
   std::error_code ec;
   if (!write_ok || stream_.fail()) {
+    const int write_error = errno;  // set by the write(2) that failed: ENOSPC on a full disk
     fs::remove(temp_path_, ec);
-    throw Error(ErrorCode::io, path_.string(), "writing failed", "check free disk space and permissions");
+    throw Error(ErrorCode::io, path_.string(),
+                write_error != 0 ? std::string("writing failed: ") + std::strerror(write_error)
+                                 : std::string("writing failed"),
+                "check free disk space and permissions");
   }
   fs::rename(temp_path_, path_, ec);
   if (ec) {

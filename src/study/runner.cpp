@@ -52,6 +52,23 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
   }
 }
 
+// A run that failed to write or read its files (a full disk, a directory gone): every run after it would
+// fail the same way, so the study stops, with the results as they are and this run left unfailed, so that
+// the same command, once the cause is fixed, continues it from its checkpoint.
+[[noreturn]] void stop_on_io_error(const StudyPlan& plan, const fs::path& study_dir, const std::string& run,
+                                   const Error& error) {
+  try {
+    write_results(collect_results(plan, study_dir), study_dir);
+  } catch (const Error& also) {  // on a full disk, likely: the results of the finished runs stay as they were
+    log::warn(fmt::format("the study's results were not updated: {}", also.what()));
+  }
+  log::warn(
+      fmt::format("run {} stopped the study; once the error below is fixed, run the same command "
+                  "again: finished runs are kept and this one continues from its checkpoint",
+                  run));
+  throw error;
+}
+
 std::string number_text(double value) {
   return fmt::format("{}", value);
 }
@@ -164,6 +181,8 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
           write_results(collect_results(plan, study_dir), study_dir);
           throw;
         }
+        if (error.code() == ErrorCode::io)
+          stop_on_io_error(plan, study_dir, name, error);
         greentune::create_directories(run_dir, "pass --output with a writable directory");
         write_file_atomically(run_dir / kFailureFile, nlohmann::json{{"error", error.what()}}.dump(2) + "\n");
         log::warn(fmt::format("run {} failed: {}; the study goes on", name, error.what()));

@@ -6,6 +6,7 @@
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
+#include "greentune/core/json.hpp"
 #include "unicode.hpp"
 
 namespace greentune::text {
@@ -118,10 +119,11 @@ WordPieceTokenizer WordPieceTokenizer::from_model_dir(const std::filesystem::pat
   TokenizerOptions options = TokenizerOptions::uncased();
   const std::filesystem::path config_path = model_dir / "tokenizer_config.json";
   if (std::filesystem::exists(config_path, ec)) {
-    const std::string contents = read_file(config_path);
-    const nlohmann::json config = nlohmann::json::parse(contents, nullptr, /*allow_exceptions=*/false);
-    if (config.is_discarded() || !config.is_object()) {
-      throw Error(ErrorCode::parse, config_path.string(), "not a JSON object",
+    const UntrustedJson parsed = parse_untrusted_json(read_file(config_path));
+    const nlohmann::json& config = parsed.value;
+    if (!parsed.problem.empty() || !config.is_object()) {
+      throw Error(ErrorCode::parse, config_path.string(),
+                  parsed.problem.empty() ? "is not a JSON object" : "the file " + parsed.problem,
                   "fix the file or remove it to use the uncased defaults");
     }
     const auto read_bool = [&](const char* key, bool fallback) {

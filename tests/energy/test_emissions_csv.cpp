@@ -256,5 +256,28 @@ TEST(EmissionsCsv, UnwritableDestinationIsAnIoErrorNamingThePath) {
   }
 }
 
+// On a full disk the append fails with the cause, and the file keeps every earlier row: the new contents
+// go to a temporary file that is removed, never over the old ones.
+TEST(EmissionsCsv, OnAFullDiskTheAppendFailsAndTheEarlierRowsStay) {
+  testing::SmallDisk disk(256 * 1024);
+  if (!disk.mounted())
+    GTEST_SKIP() << disk.why_not();
+  const auto path = disk / "emissions.csv";
+  append_emissions_row(path, sample_row("run-1"));
+  append_emissions_row(path, sample_row("run-2"));
+  const std::string before = testing::read_text(path);
+  disk.fill();
+  const Error error = testing::error_of([&] { append_emissions_row(path, sample_row("run-3")); });
+  EXPECT_EQ(error.code(), ErrorCode::io);
+  EXPECT_THAT(error.what(), HasSubstr("emissions.csv: writing failed: No space left on device"));
+  EXPECT_EQ(testing::read_text(path), before);
+  std::filesystem::remove(disk / "filler");
+  for (const auto& entry : std::filesystem::directory_iterator(disk.path()))
+    EXPECT_EQ(entry.path().filename(), "emissions.csv") << "left behind";
+  append_emissions_row(path, sample_row("run-3"));  // with room again
+  EXPECT_THAT(testing::read_text(path), HasSubstr(before));
+  EXPECT_THAT(testing::read_text(path), HasSubstr("run-3"));
+}
+
 }  // namespace
 }  // namespace greentune::energy

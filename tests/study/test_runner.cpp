@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/files.hpp"
 #include "greentune/study/runner.hpp"
 #include "test_support.hpp"
 
@@ -218,6 +219,42 @@ TEST(StudyRunner, ShardsSplitTheRunsAndTheRefreshMergesThem) {
   EXPECT_FALSE(merged.runs[1].result.has_value());
   EXPECT_EQ(merged.runs[3].status, kStatusDone);
   EXPECT_EQ(read_results(dir / "out").runs[1].status, kStatusPending);  // written back
+}
+
+// A run that finds the disk full (its checkpoint does not fit) stops the study: the runs after it would
+// fail the same way. It is not marked failed, and the same study started again with room continues it.
+TEST(StudyRunner, AFullDiskStopsTheStudyAndTheSameCommandContinuesIt) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  testing::SmallDisk disk(1024 * 1024);
+  if (!disk.mounted())
+    GTEST_SKIP() << disk.why_not();
+  std::vector<std::string> ran;
+  bool disk_is_full = true;
+  const RunFunction run = [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+    ran.push_back(run_name(variant.name, seed));
+    if (ran.size() == 2 && disk_is_full) {
+      std::filesystem::create_directories(run_dir);
+      write_file_atomically(run_dir / "checkpoint.bin", std::string(2 * 1024 * 1024, 'w'));
+    }
+    finish_run(variant, seed, run_dir);
+  };
+  const Error error = testing::error_of([&] { run_study(plan, disk / "out", run); });
+  EXPECT_EQ(error.code(), ErrorCode::io);
+  EXPECT_THAT(error.what(), HasSubstr("checkpoint.bin: writing failed: No space left on device"));
+  EXPECT_EQ(ran, (std::vector<std::string>{"base-seed1", "base-seed2"}));
+  EXPECT_FALSE(std::filesystem::exists(disk / "out/runs/base-seed2/failure.json"));
+  const StudyResults stopped = read_results(disk / "out");
+  EXPECT_EQ(stopped.runs[0].status, kStatusDone);
+  EXPECT_EQ(stopped.runs[1].status, kStatusPending);
+
+  disk_is_full = false;
+  ran.clear();
+  const StudyOutcome continued = run_study(plan, disk / "out", run);
+  EXPECT_EQ(ran, (std::vector<std::string>{"base-seed2", "cheap,fast-seed1", "cheap,fast-seed2"}));
+  EXPECT_EQ(continued.skipped, 1u);
+  for (const RunRecord& record : read_results(disk / "out").runs)
+    EXPECT_EQ(record.status, kStatusDone) << record.run_dir;
 }
 
 TEST(StudyResults, MissingOrDamagedResultsAreClearErrors) {

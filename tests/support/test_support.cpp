@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -46,6 +49,43 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+SmallDisk::SmallDisk(uint64_t capacity_bytes) {
+  const std::string options = "size=" + std::to_string(capacity_bytes) + ",mode=0755";
+  if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0) {
+    mounted_ = true;
+  } else {
+    why_not_ = std::string("cannot mount a small tmpfs for a full-disk test (") + std::strerror(errno) +
+               "): run the tests as root to include it";
+  }
+}
+
+SmallDisk::~SmallDisk() {
+  if (mounted_)
+    ::umount2(dir_.path().c_str(), MNT_DETACH);
+}
+
+void SmallDisk::resize(uint64_t capacity_bytes) {
+  const std::string options = "size=" + std::to_string(capacity_bytes);
+  if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", MS_REMOUNT, options.c_str()) != 0)
+    throw std::runtime_error("cannot resize " + dir_.path().string() + ": " + std::strerror(errno));
+}
+
+uint64_t SmallDisk::free_bytes() const {
+  struct statvfs disk {};
+  if (::statvfs(dir_.path().c_str(), &disk) != 0)
+    throw std::runtime_error("statvfs " + dir_.path().string() + ": " + std::strerror(errno));
+  return static_cast<uint64_t>(disk.f_bavail) * disk.f_frsize;
+}
+
+void SmallDisk::fill() {
+  std::ofstream filler(dir_ / "filler", std::ios::binary | std::ios::app);
+  const std::string block(4096, '\0');
+  while (filler.write(block.data(), static_cast<std::streamsize>(block.size())) && filler.flush()) {
+  }
+  if (free_bytes() != 0)
+    throw std::runtime_error("the filler left " + std::to_string(free_bytes()) + " bytes free");
 }
 
 void write_text(const fs::path& path, const std::string& contents) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +48,31 @@ Error error_of(Action&& action) {
   ADD_FAILURE() << "no Error thrown";
   return Error(ErrorCode::internal, "", "none");
 }
+
+// A tmpfs of capacity_bytes (rounded up to whole pages by the kernel) mounted on a fresh directory, for
+// tests of a full disk; unmounted and removed by the destructor. Mounting needs root (CAP_SYS_ADMIN):
+// elsewhere mounted() is false and why_not() says why, for GTEST_SKIP.
+class SmallDisk {
+ public:
+  explicit SmallDisk(uint64_t capacity_bytes);
+  ~SmallDisk();
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& why_not() const { return why_not_; }
+  const std::filesystem::path& path() const { return dir_.path(); }
+  std::filesystem::path operator/(const std::string& name) const { return dir_ / name; }
+  uint64_t free_bytes() const;
+  // Writes DIR/filler until the disk is full: every later write fails with ENOSPC.
+  void fill();
+  // Gives the disk a new capacity, its files kept (a remount).
+  void resize(uint64_t capacity_bytes);
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string why_not_;
+};
 
 void write_text(const std::filesystem::path& path, const std::string& contents);
 std::string read_text(const std::filesystem::path& path);

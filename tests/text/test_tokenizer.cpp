@@ -158,6 +158,17 @@ TEST(Tokenizer, ModelDirectoryReadsLowercaseSetting) {
   } catch (const Error& error) {
     EXPECT_THAT(error.what(), HasSubstr("do_lower_case"));
   }
+  // A hub's tokenizer_config.json is untrusted: what is wrong with it is said, nesting is bounded.
+  const auto error_for = [&](const std::string& config) {
+    testing::write_text(dir / "tokenizer_config.json", config);
+    return testing::error_of([&] { WordPieceTokenizer::from_model_dir(dir.path()); });
+  };
+  EXPECT_THAT(
+      error_for(R"({"model_max_length": 1e999})").what(),
+      HasSubstr("tokenizer_config.json: the file is not valid JSON: number overflow parsing '1e999'"));
+  EXPECT_THAT(error_for("{\"added_tokens_decoder\": " + std::string(100000, '[')).what(),
+              HasSubstr("tokenizer_config.json: the file nests arrays and objects deeper than 64 levels"));
+  EXPECT_THAT(error_for("[true]").what(), HasSubstr("tokenizer_config.json: is not a JSON object"));
 }
 
 TEST(SanitizeUtf8, ReplacesEachMaximalInvalidSubpart) {

@@ -35,8 +35,10 @@ struct StudyOutcome {
 };
 
 // Runs every unfinished run of plan that shard owns with run. A failing run is recorded
-// (DIR/runs/<run>/failure.json) and the study goes on; Error(interrupted) (Ctrl-C) stops it at once, the
-// results written so far. Shards may share DIR: each writes the results of every run finished so far.
+// (DIR/runs/<run>/failure.json) and the study goes on; Error(interrupted) (Ctrl-C) and Error(io) (a full
+// disk: every later run would fail too) stop it at once, the results written so far and the run left to
+// continue when the same command runs again. Shards may share DIR: each writes the results of every run
+// finished so far.
 StudyOutcome run_study(const StudyPlan& plan, const std::filesystem::path& study_dir, const RunFunction& run,
                        Shard shard = {});
 

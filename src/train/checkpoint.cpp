@@ -16,6 +16,19 @@ namespace greentune::train {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A LibTorch archive of value, in memory: written to disk by write_file_atomically, whose errors name the
+// file and the cause (ENOSPC on a full disk) where torch::save's would not.
+template <typename Value>
+std::string torch_archive(const Value& value) {
+  std::ostringstream archive;
+  torch::save(value, archive);
+  return std::move(archive).str();
+}
+
+}  // namespace
+
 void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
                      torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states) {
   const std::string name = checkpoint_dir_name(state.step);
@@ -23,11 +36,18 @@ void save_checkpoint(const fs::path& output, const LoopState& state, model::Sequ
   const fs::path temporary = output / (name + ".tmp");
   std::error_code ec;
   fs::remove_all(temporary, ec);
-  greentune::create_directories(temporary, "pass --output with a writable directory");
-  model::save_weights(model, temporary / "model.safetensors");
-  torch::save(optimizer, (temporary / "optimizer.pt").string());
-  torch::save(rng_states, (temporary / "rng.pt").string());
-  write_file_atomically(temporary / "state.json", nlohmann::json(state).dump() + "\n");
+  try {
+    greentune::create_directories(temporary, "pass --output with a writable directory");
+    model::save_weights(model, temporary / "model.safetensors");
+    write_file_atomically(temporary / "optimizer.pt", torch_archive(optimizer));
+    write_file_atomically(temporary / "rng.pt", torch_archive(rng_states));
+    write_file_atomically(temporary / "state.json", nlohmann::json(state).dump() + "\n");
+  } catch (const Error&) {
+    // A checkpoint that could not be written whole (a full disk) gives its space back; checkpoint.json
+    // still names the previous one, which stays as it was.
+    fs::remove_all(temporary, ec);
+    throw;
+  }
   fs::remove_all(directory, ec);
   fs::rename(temporary, directory, ec);
   if (ec) {

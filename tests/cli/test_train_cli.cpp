@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "../model/model_test_support.hpp"
+#include "greentune/core/error.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
@@ -322,43 +323,69 @@ std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& 
   return rows;
 }
 
+// `greentune train` of a tiny model on 160 reviews into output for 8 epochs: a checkpoint every 5 updates,
+// a training row every 3 and an evaluation every 7, so that resuming at any checkpoint has rows of each
+// kind to write again.
+std::vector<std::string> resumable_run(const std::filesystem::path& dir,
+                                       const std::filesystem::path& output) {
+  return std::vector<std::string>{GREENTUNE_CLI_PATH,
+                                  "-q",
+                                  "train",
+                                  "--model",
+                                  (dir / "model").string(),
+                                  "--data",
+                                  (dir / "reviews.jsonl").string(),
+                                  "--cache-dir",
+                                  (dir / "cache").string(),
+                                  "--output",
+                                  output.string(),
+                                  "--max-length",
+                                  "16",
+                                  "--batch-size",
+                                  "8",
+                                  "--epochs",
+                                  "8",
+                                  "--lr",
+                                  "0.002",
+                                  "--warmup-ratio",
+                                  "0.1",
+                                  "--save-every",
+                                  "5",
+                                  "--log-every",
+                                  "3",
+                                  "--eval-every",
+                                  "7",
+                                  "--threads",
+                                  "1"};
+}
+
+// A resumed run (resumed) ended as the uninterrupted one (whole) did: the same metrics rows, results and
+// weights. And both right: the task is learnable, so a run that trained from its checkpoint's weights ends
+// near 100% (one that lost them would not, nor would two runs that both never trained).
+void expect_same_run(const std::filesystem::path& whole, const std::filesystem::path& resumed,
+                     const std::filesystem::path& initial) {
+  const auto whole_rows = metrics_without_timing(whole / "metrics.jsonl");
+  EXPECT_GT(whole_rows.size(), 20u);
+  EXPECT_EQ(metrics_without_timing(resumed / "metrics.jsonl"), whole_rows);
+  const auto whole_result = nlohmann::json::parse(read_text(whole / "result.json"));
+  const auto resumed_result = nlohmann::json::parse(read_text(resumed / "result.json"));
+  for (const char* key : {"accuracy", "f1", "eval_loss", "steps", "best", "padding_fraction"}) {
+    EXPECT_EQ(resumed_result.at(key), whole_result.at(key)) << key;
+  }
+  EXPECT_EQ(tensor_bytes(resumed / "model/model.safetensors"),
+            tensor_bytes(whole / "model/model.safetensors"));
+  EXPECT_GE(whole_result.at("accuracy").get<double>(), 0.95);
+  EXPECT_NE(tensor_bytes(whole / "model/model.safetensors").at("classifier.weight"),
+            tensor_bytes(initial / "model.safetensors").at("classifier.weight"));
+}
+
 // Trains once uninterrupted and once stopped by `signal` right after its first checkpoint, then resumed:
 // both runs must end with the same metrics.
 void expect_resumed_run_matches(int signal) {
   TempDir dir;
   write_tiny_model_dir(dir / "model", "distilbert_tiny");
   write_numbered_reviews(dir / "reviews.jsonl", 160);
-  const auto arguments = [&](const std::string& output) {
-    return std::vector<std::string>{GREENTUNE_CLI_PATH,
-                                    "-q",
-                                    "train",
-                                    "--model",
-                                    (dir / "model").string(),
-                                    "--data",
-                                    (dir / "reviews.jsonl").string(),
-                                    "--cache-dir",
-                                    (dir / "cache").string(),
-                                    "--output",
-                                    (dir / output).string(),
-                                    "--max-length",
-                                    "16",
-                                    "--batch-size",
-                                    "8",
-                                    "--epochs",
-                                    "8",
-                                    "--lr",
-                                    "0.002",
-                                    "--warmup-ratio",
-                                    "0.1",
-                                    "--save-every",
-                                    "5",
-                                    "--log-every",
-                                    "3",
-                                    "--eval-every",
-                                    "7",
-                                    "--threads",
-                                    "1"};
-  };
+  const auto arguments = [&](const std::string& output) { return resumable_run(dir.path(), dir / output); };
   const auto spawn = spawn_quietly;
   const auto wait_for = wait_for_exit;
 
@@ -393,21 +420,63 @@ void expect_resumed_run_matches(int signal) {
   const int resumed = wait_for(spawn(resume));
   ASSERT_TRUE(WIFEXITED(resumed) && WEXITSTATUS(resumed) == 0);
 
+  expect_same_run(dir / "whole", dir / "killed", dir / "model");
+}
+
+// The disk of a run's output fills up while the run writes its second checkpoint (a tmpfs that holds one
+// checkpoint and a half): the run stops with the cause, the first checkpoint and the metrics up to it stay
+// as they were, and the run resumed once the disk has room ends as an uninterrupted run does.
+TEST(TrainCli, AFullDiskMidCheckpointKeepsThePreviousOneAndResumesToTheSameResult) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 160);
+  const int uninterrupted = wait_for_exit(spawn_quietly(resumable_run(dir.path(), dir / "whole")));
+  ASSERT_TRUE(WIFEXITED(uninterrupted) && WEXITSTATUS(uninterrupted) == 0);
+  // What a checkpoint takes on a disk of 4 KiB pages, and the run's other files at most.
+  const auto in_pages = [](uintmax_t bytes) { return (bytes + 4095) / 4096 * 4096; };
+  const std::string last = nlohmann::json::parse(read_text(dir / "whole/checkpoint.json")).at("dir");
+  uintmax_t checkpoint_bytes = 0;
+  for (const auto& file : fs::directory_iterator(dir / "whole" / last))
+    checkpoint_bytes += in_pages(file.file_size());
+  const uintmax_t other_bytes = in_pages(fs::file_size(dir / "whole/config.json")) +
+                                in_pages(fs::file_size(dir / "whole/metrics.jsonl"));
+  SmallDisk disk(checkpoint_bytes * 3 / 2 + other_bytes + 4 * 4096);
+  if (!disk.mounted())
+    GTEST_SKIP() << disk.why_not();
+
+  const fs::path output = disk / "run";
+  const int full = wait_for_exit(spawn_process(resumable_run(dir.path(), output), {}, dir / "full.log"));
+  const std::string log = read_text(dir / "full.log");
+  ASSERT_TRUE(WIFEXITED(full)) << log;
+  EXPECT_EQ(WEXITSTATUS(full), static_cast<int>(ErrorCode::io)) << log;
+  EXPECT_THAT(log, HasSubstr("checkpoint-10.tmp/optimizer.pt: writing failed: No space left on device"));
+  EXPECT_FALSE(fs::exists(output / "result.json"));
+  for (const auto& entry : fs::directory_iterator(output))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path() << " is left";
+  // The previous checkpoint, whole, and the metrics up to it.
+  EXPECT_EQ(nlohmann::json::parse(read_text(output / "checkpoint.json")).at("dir"), "checkpoint-5");
+  for (const char* file : {"model.safetensors", "optimizer.pt", "rng.pt"})
+    EXPECT_EQ(fs::file_size(output / "checkpoint-5" / file), fs::file_size(dir / "whole" / last / file))
+        << file;
+  const auto state = nlohmann::json::parse(read_text(output / "checkpoint-5/state.json"));
+  EXPECT_EQ(state.at("step"), 5);
+  const std::string metrics = read_text(output / "metrics.jsonl");
+  const size_t metrics_bytes = state.at("metrics_bytes").get<size_t>();
+  ASSERT_GE(metrics.size(), metrics_bytes);
+  write_text(dir / "metrics-at-checkpoint.jsonl", metrics.substr(0, metrics_bytes));
+  const auto rows_at_checkpoint = metrics_without_timing(dir / "metrics-at-checkpoint.jsonl");
   const auto whole_rows = metrics_without_timing(dir / "whole/metrics.jsonl");
-  EXPECT_GT(whole_rows.size(), 20u);
-  EXPECT_EQ(metrics_without_timing(dir / "killed/metrics.jsonl"), whole_rows);
-  const auto whole = nlohmann::json::parse(read_text(dir / "whole/result.json"));
-  const auto killed_result = nlohmann::json::parse(read_text(dir / "killed/result.json"));
-  for (const char* key : {"accuracy", "f1", "eval_loss", "steps", "best", "padding_fraction"}) {
-    EXPECT_EQ(killed_result.at(key), whole.at(key)) << key;
-  }
-  EXPECT_EQ(tensor_bytes(dir / "killed/model/model.safetensors"),
-            tensor_bytes(dir / "whole/model/model.safetensors"));
-  // Both equal and right: the task is learnable, so a run that trained from its checkpoint's weights ends
-  // near 100% (one that lost them would not, nor would two runs that both never trained).
-  EXPECT_GE(whole.at("accuracy").get<double>(), 0.95);
-  EXPECT_NE(tensor_bytes(dir / "whole/model/model.safetensors").at("classifier.weight"),
-            tensor_bytes(dir / "model/model.safetensors").at("classifier.weight"));
+  ASSERT_GE(rows_at_checkpoint.size(), 1u);  // the training row of step 3
+  EXPECT_EQ(rows_at_checkpoint,
+            std::vector<nlohmann::json>(whole_rows.begin(), whole_rows.begin() + rows_at_checkpoint.size()));
+
+  disk.resize(8 * checkpoint_bytes + 64 * other_bytes);
+  std::vector<std::string> resume = resumable_run(dir.path(), output);
+  resume.push_back("--resume");
+  const int resumed = wait_for_exit(spawn_quietly(resume));
+  ASSERT_TRUE(WIFEXITED(resumed) && WEXITSTATUS(resumed) == 0);
+  expect_same_run(dir / "whole", output, dir / "model");
 }
 
 TEST(TrainCli, ResumeAfterARealSigkillEndsWithTheSameMetrics) {

@@ -271,8 +271,12 @@ TEST(StudyResults, MissingOrDamagedResultsAreClearErrors) {
   // A finished run's result is checked field by field, its optional parts and each rank included.
   nlohmann::json results =
       StudyResults{.study = "t", .baseline = "base", .seeds = {1}, .variants = {}, .runs = {}};
-  nlohmann::json run =
-      RunRecord{.variant = "base", .seed = 1, .status = kStatusDone, .run_dir = "runs/base-seed1"};
+  RunRecord record;
+  record.variant = "base";
+  record.seed = 1;
+  record.status = kStatusDone;
+  record.run_dir = "runs/base-seed1";
+  nlohmann::json run = record;
   run["result"] = train::RunResult{};
   run["result"]["test"] = model::EvalMetrics{};
   run["result"]["test"]["n"] = -200;

@@ -1,10 +1,9 @@
 #pragma once
-// Helpers shared by the dataset, split, cache and stats tests: catching a greentune::Error, and writing
-// small aclImdb trees and .tar.gz archives (with libarchive) into a TempDir.
+// Helpers shared by the dataset, split, cache and stats tests: writing small aclImdb trees and .tar.gz
+// archives (with libarchive) into a TempDir.
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <stdexcept>
@@ -12,22 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "greentune/core/error.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
-
-// The Error that action throws; a test failure (and an internal-code placeholder) when it throws none.
-template <typename Action>
-Error catch_error(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected a greentune::Error, none was thrown";
-  return Error(ErrorCode::internal, "", "no error thrown");
-}
 
 // (path inside the tree, contents)
 using Members = std::vector<std::pair<std::string, std::string>>;

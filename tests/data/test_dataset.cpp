@@ -29,7 +29,7 @@ DataSpec spec_for(const fs::path& path, std::vector<std::string> label_names = {
 }
 
 Error load_error(const DataSpec& spec) {
-  return catch_error([&] { load_dataset(spec); });
+  return error_of([&] { load_dataset(spec); });
 }
 
 // Writes contents to dir/name and reads it back as a dataset.
@@ -426,7 +426,7 @@ TEST(Readers, FormatNames) {
   for (Format format : {Format::automatic, Format::imdb, Format::jsonl, Format::csv, Format::tsv}) {
     EXPECT_EQ(data::parse_format(data::to_string(format)), format);
   }
-  const Error error = catch_error([] { data::parse_format("parquet"); });
+  const Error error = error_of([] { data::parse_format("parquet"); });
   EXPECT_EQ(error.code(), ErrorCode::usage);
   EXPECT_THAT(error.what(), HasSubstr("auto, imdb, jsonl, csv, tsv"));
 }

@@ -95,12 +95,12 @@ TEST(Split, HeldOutPositionsAreSpreadUniformly) {
 TEST(Split, BadFractionsAreErrors) {
   for (double fraction : {1.0, -0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
     SCOPED_TRACE(fraction);
-    const Error error = catch_error([&] { split_train_validation(10, {fraction, 42}); });
+    const Error error = error_of([&] { split_train_validation(10, {fraction, 42}); });
     EXPECT_EQ(error.code(), ErrorCode::usage);
     EXPECT_THAT(error.what(), HasSubstr("must be a number of at least 0 and below 1"));
-    EXPECT_EQ(catch_error([&] { data::check_split_options({fraction, 42}); }).code(), ErrorCode::usage);
+    EXPECT_EQ(error_of([&] { data::check_split_options({fraction, 42}); }).code(), ErrorCode::usage);
   }
-  const Error everything = catch_error([] { split_train_validation(1, {0.9, 42}); });
+  const Error everything = error_of([] { split_train_validation(1, {0.9, 42}); });
   EXPECT_EQ(everything.code(), ErrorCode::invalid_data);
   EXPECT_THAT(everything.what(), HasSubstr("holds out all 1 training examples"));
 }

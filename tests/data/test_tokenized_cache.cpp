@@ -121,11 +121,11 @@ TEST(TokenizedCache, TruncatedViewsMatchTruncateEncoding) {
     }
   }
   EXPECT_THAT(train.tokens(1, 4).to_vector(), ElementsAre(2, 10, 11, 3));  // [CLS] film ##s [SEP]
-  EXPECT_EQ(catch_error([&] { train.tokens(0, 1); }).code(), ErrorCode::usage);
-  const Error out_of_range = catch_error([&] { train.label(4); });
+  EXPECT_EQ(error_of([&] { train.tokens(0, 1); }).code(), ErrorCode::usage);
+  const Error out_of_range = error_of([&] { train.label(4); });
   EXPECT_EQ(out_of_range.code(), ErrorCode::usage);
   EXPECT_THAT(out_of_range.what(), HasSubstr("split \"train\" has 4 examples"));
-  const Error no_split = catch_error([&] { dataset.split("test"); });
+  const Error no_split = error_of([&] { dataset.split("test"); });
   EXPECT_THAT(no_split.what(), HasSubstr("no split \"test\"; it has: train"));
   EXPECT_EQ(dataset.find_split("test"), nullptr);
 }
@@ -330,13 +330,13 @@ TEST(TokenizedCache, ReportsInvalidUtf8Repairs) {
 TEST(TokenizedCache, BadSourceFailsWithoutLeavingACacheFile) {
   CacheFixture fixture("{\"text\": \"fine\", \"label\": 0}\n{\"text\": oops}\n");
   CacheReport report;
-  const Error error = catch_error([&] { fixture.open(report); });
+  const Error error = error_of([&] { fixture.open(report); });
   EXPECT_EQ(error.code(), ErrorCode::parse);
   EXPECT_EQ(error.where(), fixture.spec.path.string() + ":2");
   EXPECT_TRUE(!fs::exists(fixture.options.cache_dir) || fs::is_empty(fixture.options.cache_dir));
 
   fixture.spec.path = fixture.dir / "missing.jsonl";
-  EXPECT_EQ(catch_error([&] { fixture.open(report); }).code(), ErrorCode::not_found);
+  EXPECT_EQ(error_of([&] { fixture.open(report); }).code(), ErrorCode::not_found);
 }
 
 TEST(TokenizedCache, DefaultDirectoryIsUnderGreentuneDataDir) {

@@ -168,6 +168,21 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return lines;
 }
 
+// The first of kNativeBf16Flags among a cpuinfo "flags" or "Features" value's space-separated words.
+std::string native_bf16_flag_of(std::string_view flags) {
+  std::set<std::string_view> words;
+  for (size_t start = 0; start < flags.size();) {
+    const size_t end = std::min(flags.find_first_of(" \t", start), flags.size());
+    words.insert(flags.substr(start, end - start));
+    start = end + 1;
+  }
+  for (const std::string_view flag : kNativeBf16Flags) {
+    if (words.contains(flag))
+      return std::string(flag);
+  }
+  return "";
+}
+
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -230,6 +245,10 @@ const CpuTdpRow* find_cpu_tdp(std::string_view model_name) {
   return best;
 }
 
+fs::path proc_root() {
+  return env_or(kProcRootVariable, "/proc");
+}
+
 CpuInfo read_cpu_info(const fs::path& proc_root) {
   const fs::path path = proc_root / "cpuinfo";
   const std::string text = read_file(path);
@@ -247,6 +266,8 @@ CpuInfo read_cpu_info(const fs::path& proc_root) {
       info.model_name = value;
     } else if (key == "physical id") {
       physical_ids.insert(value);
+    } else if ((key == "flags" || key == "Features") && info.threads <= 1) {
+      info.native_bf16_flag = native_bf16_flag_of(value);
     }
   }
   if (info.threads == 0) {

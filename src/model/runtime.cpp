@@ -5,9 +5,12 @@
 #include <sched.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "greentune/core/log.hpp"
 
@@ -70,6 +73,26 @@ CpuRuntime configure_cpu_runtime(int threads) {
                     runtime.blas));
   }
   return runtime;
+}
+
+double measure_cpu_bf16_slowdown() {
+  const auto median_seconds = [](torch::ScalarType dtype) {
+    const auto options = torch::TensorOptions().device(torch::kCPU).dtype(dtype);
+    const torch::Tensor rows = torch::randn({256, 768}, options);   // (256, 768)
+    const torch::Tensor weight = torch::randn({768, 768}, options);  // (768, 768)
+    torch::NoGradGuard no_grad;
+    static_cast<void>(torch::mm(rows, weight));  // page faults and kernel selection, not timed
+    std::vector<double> seconds;
+    for (int repeat = 0; repeat < 5; ++repeat) {
+      const auto start = std::chrono::steady_clock::now();
+      static_cast<void>(torch::mm(rows, weight));
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::nth_element(seconds.begin(), seconds.begin() + 2, seconds.end());
+    return seconds[2];
+  };
+  const double fp32_seconds = median_seconds(torch::kFloat32);
+  return median_seconds(torch::kBFloat16) / std::max(fp32_seconds, 1e-9);
 }
 
 }  // namespace greentune::model

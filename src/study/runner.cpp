@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <optional>
 #include <set>
 
 #include "greentune/core/csv.hpp"
@@ -10,6 +12,7 @@
 #include "greentune/core/json.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/core/parse.hpp"
+#include "greentune/core/progress.hpp"
 
 namespace greentune::study {
 
@@ -67,6 +70,31 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
                   "again: finished runs are kept and this one continues from its checkpoint",
                   run));
   throw error;
+}
+
+// The runs of plan that shard owns and that have no result.json yet: what this call of run_study runs.
+size_t runs_to_run(const StudyPlan& plan, const fs::path& study_dir, Shard shard) {
+  size_t count = 0, position = 0;
+  for (const Variant& variant : plan.variants) {
+    for (const uint64_t seed : plan.seeds) {
+      std::error_code ec;
+      if (shard.owns(position++) &&
+          !fs::exists(study_dir / "runs" / run_name(variant.name, seed) / train::kRunResultFile, ec))
+        ++count;
+    }
+  }
+  return count;
+}
+
+// "18 runs to go" before the first run ends, then "4m12s elapsed, about 12m30s left (from the 2 runs done
+// so far)": the rate of this call's runs (failed ones included) times the runs left.
+std::string where_the_study_is(size_t done, size_t to_run, double elapsed_s) {
+  const std::optional<double> left_s =
+      eta_seconds(static_cast<double>(done), static_cast<double>(to_run), elapsed_s);
+  if (!left_s)
+    return fmt::format("{} run{} to go", to_run, to_run == 1 ? "" : "s");
+  return fmt::format("{} elapsed, about {} left (from the {} run{} done so far)", format_duration(elapsed_s),
+                     format_duration(*left_s), done, done == 1 ? "" : "s");
 }
 
 std::string number_text(double value) {
@@ -159,6 +187,8 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
   greentune::create_directories(study_dir / "runs", "pass --output with a writable directory");
   StudyOutcome outcome;
   const size_t total = plan.variants.size() * plan.seeds.size();
+  const size_t to_run = runs_to_run(plan, study_dir, shard);
+  const auto started = std::chrono::steady_clock::now();
   size_t position = 0;
   for (const Variant& variant : plan.variants) {
     for (const uint64_t seed : plan.seeds) {
@@ -172,7 +202,10 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
         continue;
       }
       fs::remove(run_dir / kFailureFile, ec);  // a failed run is tried again
-      log::info(fmt::format("study {}: run {}/{}: {}", plan.name, position, total, name));
+      const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      log::info(fmt::format("study {}: run {}/{}: variant {}, seed {}; {}", plan.name, position, total,
+                            variant.name, seed,
+                            where_the_study_is(outcome.ran + outcome.failed, to_run, elapsed_s)));
       try {
         run(variant, seed, run_dir);
         ++outcome.ran;

@@ -59,6 +59,7 @@ class Trainer {
 
  private:
   void choose_device();
+  void warn_if_bf16_is_emulated();
   void prepare_model();
   void write_config();
   void measure_checkpointing_memory();

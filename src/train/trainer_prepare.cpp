@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -6,8 +7,10 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/energy/cpu_model.hpp"
 #include "greentune/model/device.hpp"
 #include "greentune/model/hub.hpp"
+#include "greentune/model/runtime.hpp"
 #include "trainer_phases.hpp"
 
 namespace greentune::train {
@@ -33,6 +36,8 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   root_ = group_->is_root();
   rank_ = group_->rank();
   world_ = group_->size();
+  if (precision_ == Precision::bf16 && device_.is_cpu() && root_)
+    warn_if_bf16_is_emulated();
   layout_ = lay_out_group(*group_, options.launch.local_rank);
   // Measures from here on: loading and tokenizing are part of what a run costs. Unknown --country and
   // the like fail now, before any slow work.
@@ -106,6 +111,27 @@ void Trainer::choose_device() {
   if (precision_ == Precision::fp16)
     loss_scaler_.emplace();
   state_.rng_device = device_.is_cuda() ? "cuda" : "cpu";
+}
+
+// bf16 on a CPU without native bf16 arithmetic runs, but emulated and slowly: said once, at the start,
+// with what it costs on this machine.
+void Trainer::warn_if_bf16_is_emulated() {
+  energy::CpuInfo cpu;
+  try {
+    cpu = energy::read_cpu_info();
+  } catch (const Error&) {
+    return;  // no /proc/cpuinfo: nothing known either way
+  }
+  if (!cpu.native_bf16_flag.empty())
+    return;
+  // Emulation is the rule without the flag, but how slow it is depends on LibTorch's kernels: measured.
+  static constexpr double kSlowdownWorthAdvice = 1.5;
+  const double slowdown = model::measure_cpu_bf16_slowdown();
+  log::warn(fmt::format(
+      "this CPU ({}) has no native bf16 (cpuinfo lists none of {}): bf16 autocast is emulated, and a matrix "
+      "product took {:.1f}x as long in bf16 as in fp32 here{}",
+      cpu.model_name.empty() ? "model unknown" : cpu.model_name, fmt::join(energy::kNativeBf16Flags, ", "),
+      slowdown, slowdown > kSlowdownWorthAdvice ? "; --precision fp32 will likely train faster here" : ""));
 }
 
 // config.json: the options as given, and what the run resolved them to.

@@ -278,6 +278,34 @@ TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
   EXPECT_EQ(tensor_bytes(dir / "run/model/model.safetensors"), checkpoint);
 }
 
+// bf16 on a CPU whose cpuinfo lists no native bf16 flag is said to be emulated, once, with the slowdown
+// measured on this machine; on one that lists avx512_bf16 nothing is said. (A fake /proc with the real
+// stat and meminfo, which the energy meter reads.)
+TEST(TrainCli, Bf16OnACpuWithoutNativeBf16WarnsOnceWithTheMeasuredSlowdown) {
+  TempDir dir;
+  const std::string train = two_epoch_run(dir) + " --precision bf16";
+  std::filesystem::create_directories(dir / "proc");
+  for (const char* live : {"stat", "meminfo"})
+    std::filesystem::create_symlink(std::filesystem::path("/proc") / live, dir / "proc" / live);
+  const std::string fake_proc = "GREENTUNE_PROC_ROOT='" + (dir / "proc").string() + "'";
+  const std::string warning = "has no native bf16 (cpuinfo lists none of amx_bf16, avx512_bf16, bf16): bf16 "
+                              "autocast is emulated, and a matrix product took ";
+
+  write_text(dir / "proc/cpuinfo", "processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse2 avx2\n\n");
+  const CommandResult emulated = run_cli(train, "", fake_proc);
+  ASSERT_EQ(emulated.exit_code, 0) << emulated.err;
+  EXPECT_THAT(emulated.err, HasSubstr("this CPU (Old CPU) " + warning));
+  EXPECT_THAT(emulated.err, ::testing::ContainsRegex("took [0-9]+\\.[0-9]x as long in bf16 as in fp32 here"));
+  const size_t first = emulated.err.find(warning);
+  EXPECT_EQ(emulated.err.find(warning, first + 1), std::string::npos) << "warned twice";
+
+  std::filesystem::remove_all(dir / "run");
+  write_text(dir / "proc/cpuinfo", "processor\t: 0\nmodel name\t: New CPU\nflags\t\t: avx512f avx512_bf16\n\n");
+  const CommandResult native = run_cli(train, "", fake_proc);
+  ASSERT_EQ(native.exit_code, 0) << native.err;
+  EXPECT_THAT(native.err, ::testing::Not(HasSubstr("native bf16")));
+}
+
 // A checkpoint records the device whose generator it saved and the fp16 loss scaler's state. One written
 // on a GPU (rng_device "cuda") resumes on a CPU, saying its dropout masks differ; one written before those
 // fields existed resumes with their defaults.

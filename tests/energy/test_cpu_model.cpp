@@ -189,6 +189,24 @@ TEST(CpuModel, KnownCpuTdpCountsEveryPackage) {
   EXPECT_EQ(two.description, "Intel(R) Xeon(R) Platinum 8480+ (2 x TDP 350 W)");
 }
 
+// Native bf16 is a flag of the CPU's: x86 AVX-512 BF16 or AMX (Sapphire Rapids, Zen 4), Arm's BF16
+// extension (Graviton 3, Neoverse V1). Flags with "bf16" inside another word say nothing.
+TEST(CpuModel, NativeBf16IsReadFromTheFlags) {
+  TempDir proc;
+  const auto flag_of = [&](const std::string& cpuinfo) {
+    write_text(proc / "cpuinfo", cpuinfo);
+    return read_cpu_info(proc.path()).native_bf16_flag;
+  };
+  const std::string zen2 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\n";
+  EXPECT_EQ(flag_of(zen2), "");
+  EXPECT_EQ(flag_of("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n\n"), "avx512_bf16");
+  EXPECT_EQ(flag_of("processor\t: 0\nflags\t\t: avx512_bf16 amx_tile amx_bf16 amx_int8\n\n"), "amx_bf16");
+  EXPECT_EQ(flag_of("processor\t: 0\nFeatures\t: fp asimd sve i8mm bf16 rng\n\n"), "bf16");
+  EXPECT_EQ(flag_of("processor\t: 0\nFeatures\t: fp asimd svebf16 i8mm\n\n"), "");
+  // The first CPU's flags: a second one's do not add to them.
+  EXPECT_EQ(flag_of(zen2 + "processor\t: 1\nflags\t\t: avx512_bf16\n\n"), "");
+}
+
 TEST(CpuModel, ReadsCpuInfo) {
   TempDir proc;
   const std::string model = "Intel(R) Xeon(R) Platinum 8480+";

@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
@@ -219,6 +221,27 @@ TEST(StudyRunner, ShardsSplitTheRunsAndTheRefreshMergesThem) {
   EXPECT_FALSE(merged.runs[1].result.has_value());
   EXPECT_EQ(merged.runs[3].status, kStatusDone);
   EXPECT_EQ(read_results(dir / "out").runs[1].status, kStatusPending);  // written back
+}
+
+// Before each run the study says where it is as a whole: the run's place, variant and seed, and from the
+// second run on the time elapsed and what is left at the rate of the runs done so far.
+TEST(StudyRunner, EachRunStartsWithTheStudysPlaceElapsedTimeAndEta) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  std::filesystem::create_directories(dir / "out/runs");
+  finish_run(plan.variants[0], 1, dir / "out/runs/base-seed1");  // done before: not counted
+  ::testing::internal::CaptureStderr();
+  run_study(plan, dir / "out", [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    finish_run(variant, seed, run_dir);
+  });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("study t: run 2/4: variant base, seed 2; 3 runs to go\n"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("study t: run 3/4: variant cheap,fast, seed 1; [12]s elapsed, "
+                                            "about [23]s left \\(from the 1 run done so far\\)"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("study t: run 4/4: variant cheap,fast, seed 2; [23]s elapsed, "
+                                            "about [12]s left \\(from the 2 runs done so far\\)"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("run 1/4")));
 }
 
 // A run that finds the disk full (its checkpoint does not fit) stops the study: the runs after it would

@@ -18,6 +18,11 @@
 
 namespace greentune::energy {
 
+// Environment variable naming another /proc (tests' fake cpuinfo, stat and meminfo).
+inline constexpr const char* kProcRootVariable = "GREENTUNE_PROC_ROOT";
+// $GREENTUNE_PROC_ROOT when set and not empty, /proc otherwise: the default of every proc_root below.
+std::filesystem::path proc_root();
+
 // ---- CPU ----
 
 // Watts at utilization u (clamped to [0, 1]): CodeCarbon 3.x, codecarbon/external/hardware.py,
@@ -59,9 +64,14 @@ struct CpuInfo {
   std::string model_name;  // the first "model name"; empty when there is none (many ARM kernels)
   int threads = 0;         // "processor" entries: online hardware threads
   int packages = 1;        // distinct "physical id" values (sockets); 1 when the kernel lists none
+  // The flag by which the first CPU says it computes bf16 natively: x86's "avx512_bf16" or "amx_bf16"
+  // ("flags"), Arm's "bf16" ("Features"); empty when it has none, and bf16 autocast is emulated.
+  std::string native_bf16_flag;
 };
+// The cpuinfo flags, any one of which means native bf16 arithmetic, in the order they are looked for.
+inline constexpr std::string_view kNativeBf16Flags[] = {"amx_bf16", "avx512_bf16", "bf16"};
 // Throws Error(not_found / io) when cpuinfo cannot be read, Error(parse) when it lists no processor.
-CpuInfo read_cpu_info(const std::filesystem::path& proc_root = "/proc");
+CpuInfo read_cpu_info(const std::filesystem::path& proc_root = energy::proc_root());
 
 struct CpuTdp {
   double tdp_w = 0.0;       // the whole machine, W
@@ -78,7 +88,7 @@ struct CpuTimes {
   uint64_t total_ticks = 0;  // user..steal; guest time is already inside user and nice
 };
 // Throws Error(not_found / io) when stat cannot be read, Error(parse) when its "cpu" line is malformed.
-CpuTimes read_cpu_times(const std::filesystem::path& proc_root = "/proc");
+CpuTimes read_cpu_times(const std::filesystem::path& proc_root = energy::proc_root());
 
 // Busy fraction of the CPU time between two snapshots, in [0, 1]; nullopt when no tick passed.
 std::optional<double> utilization_between(const CpuTimes& before, const CpuTimes& after);
@@ -88,7 +98,7 @@ using UtilizationSource = std::function<double()>;
 
 // Reads /proc/stat now and at each call, like psutil.cpu_percent(interval=None). A call less than a tick
 // after the previous one repeats the previous utilization and keeps measuring from the same snapshot.
-UtilizationSource proc_stat_utilization(const std::filesystem::path& proc_root = "/proc");
+UtilizationSource proc_stat_utilization(const std::filesystem::path& proc_root = energy::proc_root());
 
 // Integrates cpu_model_power_w over time: each poll multiplies the power at the utilization of the
 // interval since the previous poll by that interval's length (rectangle rule, as CodeCarbon does).
@@ -111,7 +121,7 @@ class CpuModelCounter : public EnergyCounter {
 };
 
 // This machine's CPU model counter: TDP from /proc/cpuinfo and the table, utilization from /proc/stat.
-std::unique_ptr<CpuModelCounter> make_cpu_model_counter(const std::filesystem::path& proc_root = "/proc",
+std::unique_ptr<CpuModelCounter> make_cpu_model_counter(const std::filesystem::path& proc_root = energy::proc_root(),
                                                         Clock::time_point start = Clock::now());
 
 // ---- RAM ----
@@ -131,7 +141,7 @@ double ram_model_power_w(double total_gib, CpuArchitecture architecture);
 
 // MemTotal of /proc/meminfo in GiB (CodeCarbon divides psutil's bytes by 1024^3 and calls it GB).
 // Throws Error(not_found / io) when meminfo cannot be read, Error(parse) without a MemTotal line.
-double read_total_ram_gib(const std::filesystem::path& proc_root = "/proc");
+double read_total_ram_gib(const std::filesystem::path& proc_root = energy::proc_root());
 
 // Constant power x time.
 class RamModelCounter : public EnergyCounter {
@@ -150,7 +160,7 @@ class RamModelCounter : public EnergyCounter {
 };
 
 // This machine's RAM model counter, from /proc/meminfo.
-std::unique_ptr<RamModelCounter> make_ram_model_counter(const std::filesystem::path& proc_root = "/proc",
+std::unique_ptr<RamModelCounter> make_ram_model_counter(const std::filesystem::path& proc_root = energy::proc_root(),
                                                         CpuArchitecture architecture = host_architecture(),
                                                         Clock::time_point start = Clock::now());
 

@@ -2,6 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <map>
+#include <utility>
+
 #include "format.hpp"
 #include "greentune/core/strings.hpp"
 
@@ -27,22 +31,48 @@ std::string describe_overrides(const std::map<std::string, std::string>& overrid
   return join(settings, ", ");
 }
 
-Section summary_section(const StudyStatistics& statistics) {
-  return Section{
-      .heading = "Summary",
-      .paragraphs =
-          {energy_saving_statement(statistics),
-           fmt::format(
-               "Statistics are over each variant's finished runs (failed and pending runs are left "
+// "Not run on this machine: bf16 (2 runs), ...: <reason>." per reason of the skipped runs; empty without.
+std::vector<std::string> skipped_statements(const study::StudyResults& results) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> variants_by_reason;  // in the study's order
+  std::map<std::string, size_t> runs_of_variant;
+  for (const study::RunRecord& run : results.runs) {
+    if (run.status != study::kStatusSkipped)
+      continue;
+    if (runs_of_variant[run.variant]++ > 0)
+      continue;
+    auto reason = std::find_if(variants_by_reason.begin(), variants_by_reason.end(),
+                               [&](const auto& entry) { return entry.first == run.error; });
+    if (reason == variants_by_reason.end())
+      reason = variants_by_reason.insert(variants_by_reason.end(), {run.error, {}});
+    reason->second.push_back(run.variant);
+  }
+  std::vector<std::string> statements;
+  for (const auto& [reason, variants] : variants_by_reason) {
+    std::vector<std::string> named;
+    for (const std::string& variant : variants)
+      named.push_back(fmt::format("{} ({} run{})", variant, runs_of_variant[variant],
+                                  runs_of_variant[variant] == 1 ? "" : "s"));
+    statements.push_back(fmt::format("Not run on this machine: {}. Why: {}.", join(named, ", "), reason));
+  }
+  return statements;
+}
+
+Section summary_section(const study::StudyResults& results, const StudyStatistics& statistics) {
+  std::vector<std::string> paragraphs = {energy_saving_statement(statistics)};
+  if (std::string limits = study_limits_statement(statistics); !limits.empty())
+    paragraphs.push_back(std::move(limits));
+  for (std::string& skipped : skipped_statements(results))
+    paragraphs.push_back(std::move(skipped));
+  paragraphs.push_back(fmt::format(
+               "Statistics are over each variant's finished runs (failed, pending and skipped runs are left "
                "out): mean ± sample standard deviation (n - 1). Changes are against the baseline "
                "\"{}\": energy, CO2 and training time as the percent change of the mean, with a 95% "
                "confidence interval for the ratio of means by the delta method and the Student t "
                "quantile at Welch-Satterthwaite degrees of freedom; accuracy as the difference of the "
                "means in points (x 100) with a Welch t-interval. \"n/a\" marks an interval that needs "
                "at least 2 finished runs on both sides.",
-               statistics.baseline)},
-      .tables = {},
-      .figures = {}};
+               statistics.baseline));
+  return Section{.heading = "Summary", .paragraphs = std::move(paragraphs), .tables = {}, .figures = {}};
 }
 
 Section variants_section(const StudyStatistics& statistics) {
@@ -119,8 +149,8 @@ Section plots_section(const Plots& plots) {
 }
 
 Section runs_section(const study::StudyResults& results, const StudyStatistics& statistics) {
-  Table counts{.alignment = "lrrrl",
-               .header = {"Variant", "Finished", "Failed", "Pending", "How the finished runs ended"},
+  Table counts{.alignment = "lrrrrl",
+               .header = {"Variant", "Finished", "Failed", "Pending", "Skipped", "How the finished runs ended"},
                .rows = {}};
   for (const VariantStatistics& variant : statistics.variants) {
     const auto count = [&](const std::string& status) {
@@ -135,7 +165,8 @@ Section runs_section(const study::StudyResults& results, const StudyStatistics& 
     }
     counts.rows.push_back({variant.name, std::to_string(variant.finished_runs),
                            std::to_string(count(study::kStatusFailed)),
-                           std::to_string(count(study::kStatusPending)), join(endings, ", ")});
+                           std::to_string(count(study::kStatusPending)),
+                           std::to_string(count(study::kStatusSkipped)), join(endings, ", ")});
   }
   Table runs{
       .alignment = "lrlll", .header = {"Variant", "Seed", "Status", "Run directory", "Error"}, .rows = {}};
@@ -151,7 +182,7 @@ Document build_document(const study::StudyResults& results, const StudyStatistic
                         const Plots& plots) {
   return Document{
       .title = fmt::format("Study report: {}", statistics.study),
-      .sections = {summary_section(statistics), variants_section(statistics), metrics_section(statistics),
+      .sections = {summary_section(results, statistics), variants_section(statistics), metrics_section(statistics),
                    changes_section(statistics), pareto_section(statistics), plots_section(plots),
                    runs_section(results, statistics)}};
 }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <vector>
 
 #include "format.hpp"
 #include "greentune/core/error.hpp"
@@ -263,6 +265,43 @@ std::string energy_saving_statement(const StudyStatistics& statistics) {
                              detail::describe_change(*saver.accuracy_change_points, 2, " pts"));
   }
   return statement + ".";
+}
+
+std::string study_limits_statement(const StudyStatistics& statistics) {
+  size_t fewest_runs = std::numeric_limits<size_t>::max(), most_runs = 0;
+  std::vector<double> half_widths;  // of the accuracy changes' intervals, in points
+  for (const VariantStatistics& variant : statistics.variants) {
+    if (variant.finished_runs == 0)
+      continue;
+    fewest_runs = std::min(fewest_runs, variant.finished_runs);
+    most_runs = std::max(most_runs, variant.finished_runs);
+    if (variant.accuracy_change_points && variant.accuracy_change_points->ci95) {
+      const Interval& interval = *variant.accuracy_change_points->ci95;
+      half_widths.push_back((interval.high - interval.low) / 2.0);
+    }
+  }
+  if (most_runs == 0)
+    return "";
+  const std::string runs = fewest_runs == most_runs ? fmt::format("{}", most_runs)
+                                                    : fmt::format("{} to {}", fewest_runs, most_runs);
+  std::string statement = fmt::format("This study has {} finished run{} per variant. ", runs,
+                                      most_runs == 1 ? "" : "s");
+  if (half_widths.empty()) {
+    statement += "With fewer than 2 on a side no change has a confidence interval, so none can be told "
+                 "from seed-to-seed variation.";
+  } else {
+    std::sort(half_widths.begin(), half_widths.end());
+    const size_t middle = half_widths.size() / 2;
+    const double median = half_widths.size() % 2 == 1 ? half_widths[middle]
+                                                      : (half_widths[middle - 1] + half_widths[middle]) / 2.0;
+    statement += fmt::format(
+        "An accuracy change smaller than about {:.2f} points (the median half-width of the 95% intervals "
+        "here) cannot be told from seed-to-seed variation, and an energy change whose interval includes 0 "
+        "is no evidence either way.",
+        median);
+  }
+  return statement + " The numbers hold for this model, data size and machine; other hardware, models and "
+                     "longer training can rank the strategies differently.";
 }
 
 }  // namespace greentune::report

@@ -249,6 +249,10 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
     } else if (key == "target-accuracy") {
       reader.number(node, key, 0.0, 1.0);
       base.push_back(reader.setting(key, node));
+    } else if (key == "skip-emulated-bf16") {
+      if (!node.is_boolean())
+        reader.fail(node, key, "expected true or false", "write skip-emulated-bf16 = true");
+      plan.skip_emulated_bf16 = node.value<bool>().value_or(false);
     } else if (key == "base") {
       for (Setting& setting : reader.settings_of(reader.table_of(node, key)))
         base.push_back(std::move(setting));
@@ -263,7 +267,8 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
     } else {
       reader.fail(
           node, key, "unknown key",
-          "use name, seeds, baseline, energy-budget-kwh, target-accuracy, [base], [[variant]] or [grid]; "
+          "use name, seeds, baseline, energy-budget-kwh, target-accuracy, skip-emulated-bf16, [base], "
+          "[[variant]] or [grid]; "
           "train options go under [base] or a variant");
     }
   }

@@ -7,7 +7,7 @@
 namespace greentune::study {
 
 bool is_finished(const std::string& status) {
-  return status != kStatusFailed && status != kStatusPending;
+  return status != kStatusFailed && status != kStatusPending && status != kStatusSkipped;
 }
 
 void to_json(nlohmann::json& json, const VariantSummary& variant) {

@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFailureFile = "failure.json";  // written here when a run throws
+constexpr const char* kSkippedFile = "skipped.json";  // written here when a run is left out: {"reason"}
 
 // The trainer's stop_reason as a study status.
 std::string status_of(const std::string& stop_reason) {
@@ -29,15 +30,16 @@ std::string status_of(const std::string& stop_reason) {
   return "stopped-" + stop_reason;
 }
 
-// The error a failed run's failure.json holds; for a damaged file, what is wrong with it.
-std::string read_failure(const fs::path& path) {
+// The string under key of a failed run's failure.json ("error") or a skipped one's skipped.json
+// ("reason"); for a damaged file, what is wrong with it.
+std::string read_failure(const fs::path& path, const std::string& key) {
   const UntrustedJson failure = parse_untrusted_json(read_file(path));
   const nlohmann::json& value = failure.value;
-  if (failure.problem.empty() && value.is_object() && value.contains("error") && value["error"].is_string())
-    return value["error"].get<std::string>();
-  return fmt::format(
-      "{}: damaged: {}", path.string(),
-      failure.problem.empty() ? "expected an object with an \"error\" string" : failure.problem);
+  if (failure.problem.empty() && value.is_object() && value.contains(key) && value[key].is_string())
+    return value[key].get<std::string>();
+  return fmt::format("{}: damaged: {}", path.string(),
+                     failure.problem.empty() ? fmt::format("expected an object with a \"{}\" string", key)
+                                             : failure.problem);
 }
 
 // record's status and result from its run directory, as they are now.
@@ -49,7 +51,10 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
     record.status = status_of(record.result->stop_reason);
   } else if (fs::exists(run_dir / kFailureFile, ec)) {
     record.status = kStatusFailed;
-    record.error = read_failure(run_dir / kFailureFile);
+    record.error = read_failure(run_dir / kFailureFile, "error");
+  } else if (fs::exists(run_dir / kSkippedFile, ec)) {
+    record.status = kStatusSkipped;
+    record.error = read_failure(run_dir / kSkippedFile, "reason");
   } else {
     record.status = kStatusPending;
   }
@@ -72,13 +77,15 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
   throw error;
 }
 
-// The runs of plan that shard owns and that have no result.json yet: what this call of run_study runs.
-size_t runs_to_run(const StudyPlan& plan, const fs::path& study_dir, Shard shard) {
+// The runs of plan that shard owns, that skip keeps and that have no result.json yet: what this call of
+// run_study runs.
+size_t runs_to_run(const StudyPlan& plan, const fs::path& study_dir, Shard shard, const SkipFunction& skip) {
   size_t count = 0, position = 0;
   for (const Variant& variant : plan.variants) {
+    const bool skipped = skip && skip(variant).has_value();
     for (const uint64_t seed : plan.seeds) {
       std::error_code ec;
-      if (shard.owns(position++) &&
+      if (shard.owns(position++) && !skipped &&
           !fs::exists(study_dir / "runs" / run_name(variant.name, seed) / train::kRunResultFile, ec))
         ++count;
     }
@@ -183,11 +190,11 @@ void write_results(const StudyResults& results, const fs::path& study_dir) {
 }
 
 StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run,
-                       Shard shard) {
+                       Shard shard, const SkipFunction& skip) {
   greentune::create_directories(study_dir / "runs", "pass --output with a writable directory");
   StudyOutcome outcome;
   const size_t total = plan.variants.size() * plan.seeds.size();
-  const size_t to_run = runs_to_run(plan, study_dir, shard);
+  const size_t to_run = runs_to_run(plan, study_dir, shard, skip);
   const auto started = std::chrono::steady_clock::now();
   size_t position = 0;
   for (const Variant& variant : plan.variants) {
@@ -202,6 +209,14 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
         continue;
       }
       fs::remove(run_dir / kFailureFile, ec);  // a failed run is tried again
+      fs::remove(run_dir / kSkippedFile, ec);  // and a skipped one asked again
+      if (const std::optional<std::string> reason = skip ? skip(variant) : std::nullopt) {
+        greentune::create_directories(run_dir, "pass --output with a writable directory");
+        write_file_atomically(run_dir / kSkippedFile, nlohmann::json{{"reason", *reason}}.dump(2) + "\n");
+        log::info(fmt::format("study {}: run {}/{}: {} skipped: {}", plan.name, position, total, name, *reason));
+        ++outcome.left_out;
+        continue;
+      }
       const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       log::info(fmt::format("study {}: run {}/{}: variant {}, seed {}; {}", plan.name, position, total,
                             variant.name, seed,

@@ -1,9 +1,12 @@
 #include "greentune/train/train_options.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "greentune/core/error.hpp"
 #include "greentune/data/data_options.hpp"
 #include "greentune/data/split.hpp"
+#include "greentune/energy/cpu_model.hpp"
 #include "greentune/energy/metering_options.hpp"
 #include "greentune/model/device.hpp"
 
@@ -42,6 +45,22 @@ Precision resolve_precision(Precision precision, torch::Device device) {
   if (device.is_cpu())
     return Precision::fp32;
   return model::computes_bf16_natively(device) ? Precision::bf16 : Precision::fp16;
+}
+
+std::optional<std::string> emulated_bf16_reason(torch::Device device) {
+  if (!device.is_cpu())
+    return std::nullopt;
+  energy::CpuInfo cpu;
+  try {
+    cpu = energy::read_cpu_info();
+  } catch (const Error&) {
+    return std::nullopt;  // nothing known either way
+  }
+  if (!cpu.native_bf16_flag.empty())
+    return std::nullopt;
+  return fmt::format("this CPU ({}) has no native bf16 (cpuinfo lists none of {})",
+                     cpu.model_name.empty() ? "model unknown" : cpu.model_name,
+                     fmt::join(energy::kNativeBf16Flags, ", "));
 }
 
 namespace {

@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -7,7 +6,6 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
-#include "greentune/energy/cpu_model.hpp"
 #include "greentune/model/device.hpp"
 #include "greentune/model/hub.hpp"
 #include "greentune/model/runtime.hpp"
@@ -116,22 +114,16 @@ void Trainer::choose_device() {
 // bf16 on a CPU without native bf16 arithmetic runs, but emulated and slowly: said once, at the start,
 // with what it costs on this machine.
 void Trainer::warn_if_bf16_is_emulated() {
-  energy::CpuInfo cpu;
-  try {
-    cpu = energy::read_cpu_info();
-  } catch (const Error&) {
-    return;  // no /proc/cpuinfo: nothing known either way
-  }
-  if (!cpu.native_bf16_flag.empty())
+  const std::optional<std::string> reason = emulated_bf16_reason(device_);
+  if (!reason)
     return;
   // Emulation is the rule without the flag, but how slow it is depends on LibTorch's kernels: measured.
   static constexpr double kSlowdownWorthAdvice = 1.5;
   const double slowdown = model::measure_cpu_bf16_slowdown();
-  log::warn(fmt::format(
-      "this CPU ({}) has no native bf16 (cpuinfo lists none of {}): bf16 autocast is emulated, and a matrix "
-      "product took {:.1f}x as long in bf16 as in fp32 here{}",
-      cpu.model_name.empty() ? "model unknown" : cpu.model_name, fmt::join(energy::kNativeBf16Flags, ", "),
-      slowdown, slowdown > kSlowdownWorthAdvice ? "; --precision fp32 will likely train faster here" : ""));
+  log::warn(fmt::format("{}: bf16 autocast is emulated, and a matrix product took {:.1f}x as long in bf16 as in "
+                        "fp32 here{}",
+                        *reason, slowdown,
+                        slowdown > kSlowdownWorthAdvice ? "; --precision fp32 will likely train faster here" : ""));
 }
 
 // config.json: the options as given, and what the run resolved them to.

@@ -113,8 +113,8 @@ TEST(Report, WritesMarkdownWithTheNumbersStatementAndRunStatuses) {
   EXPECT_THAT(markdown, HasSubstr("| sgd | +8.3 ["));
   EXPECT_THAT(markdown, HasSubstr("| -5.00 ["));
   // Runs: counts and every run, failed and pending included.
-  EXPECT_THAT(markdown, HasSubstr("| bf16_mixed | 2 | 1 | 0 | done 2 |"));
-  EXPECT_THAT(markdown, HasSubstr("| sgd | 2 | 0 | 1 | done 1, stopped-early-stopping 1 |"));
+  EXPECT_THAT(markdown, HasSubstr("| bf16_mixed | 2 | 1 | 0 | 0 | done 2 |"));
+  EXPECT_THAT(markdown, HasSubstr("| sgd | 2 | 0 | 1 | 0 | done 1, stopped-early-stopping 1 |"));
   EXPECT_THAT(markdown,
               HasSubstr("| bf16_mixed | 1 | failed | runs/bf16_mixed-seed1 | out of memory at step 12 |"));
   EXPECT_THAT(markdown, HasSubstr("| sgd | 3 | pending | runs/sgd-seed3 |"));
@@ -128,6 +128,25 @@ TEST(Report, WritesMarkdownWithTheNumbersStatementAndRunStatuses) {
   EXPECT_THAT(front_section, Not(HasSubstr("| sgd")));
   // sgd's first finished seed has no metrics.jsonl: said, not fatal.
   EXPECT_THAT(markdown, HasSubstr("No training-loss curve for sgd"));
+}
+
+// Runs skipped on this machine (bf16 where it is emulated) are counted, listed with why, and named in the
+// summary, once per reason.
+TEST(Report, TheSummaryNamesTheVariantsSkippedOnThisMachineAndWhy) {
+  TempDir dir;
+  study::StudyResults results = write_study(dir.path());
+  results.variants.push_back({"fp16", {{"precision", "fp16"}}});
+  for (uint64_t seed : {1, 2, 3}) {
+    study::RunRecord skipped = run("fp16", seed, study::kStatusSkipped, 0, 0);
+    skipped.error = "this CPU has no native fp16";
+    results.runs.push_back(skipped);
+  }
+  write_text(dir / "results.json", nlohmann::json(results).dump(2));
+  const std::string markdown = read_text(write_report(dir.path()).markdown);
+  EXPECT_THAT(markdown, HasSubstr("Not run on this machine: fp16 (3 runs). Why: this CPU has no native fp16."));
+  EXPECT_THAT(markdown, HasSubstr("| fp16 | 0 | 0 | 0 | 3 |  |"));
+  EXPECT_THAT(markdown, HasSubstr("| fp16 | 2 | skipped | runs/fp16-seed2 | this CPU has no native fp16 |"));
+  EXPECT_THAT(markdown, HasSubstr("This study has 2 to 3 finished runs per variant."));
 }
 
 TEST(Report, WritesABooktabsTableWithEscapedText) {

@@ -82,6 +82,8 @@ TEST(StudyPlan, DefaultsAreThreeSeedsTheFileNameAndTheFirstVariantAsBaseline) {
   EXPECT_EQ(plan.name, "study");
   EXPECT_EQ(plan.seeds, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(plan.baseline, "a");
+  EXPECT_FALSE(plan.skip_emulated_bf16);
+  EXPECT_TRUE(plan_of(dir, "skip-emulated-bf16 = true\n[[variant]]\nname = \"a\"\n").skip_emulated_bf16);
 }
 
 TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
@@ -104,6 +106,8 @@ TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
   expect("seeds = [1, 1]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "listed twice");
   expect("seeds = [\"one\"]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "non-negative integer");
   expect("target-accuracy = 2\n[[variant]]\nname = \"a\"\n", "key \"target-accuracy\"", "[0, 1]");
+  expect("skip-emulated-bf16 = \"yes\"\n[[variant]]\nname = \"a\"\n", "study.toml:1: key \"skip-emulated-bf16\"",
+         "expected true or false");
   expect("[[variant]]\nlr = 1e-4\n", "key \"name\"", "a variant needs a name");
   expect("[[variant]]\nname = \"a\"\nlr = {x = 1}\n", "study.toml:3: key \"lr\"",
          "string, number or boolean");

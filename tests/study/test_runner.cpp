@@ -244,6 +244,32 @@ TEST(StudyRunner, EachRunStartsWithTheStudysPlaceElapsedTimeAndEta) {
   EXPECT_THAT(log, ::testing::Not(HasSubstr("run 1/4")));
 }
 
+// A variant the skip function gives a reason for is not run on this machine: its runs are "skipped" with
+// the reason, and run where the function gives none.
+TEST(StudyRunner, SkippedVariantsAreRecordedWithTheReasonAndRunLaterElsewhere) {
+  testing::TempDir dir;
+  const StudyPlan plan = two_by_two(dir);
+  std::vector<std::string> ran;
+  const RunFunction run = [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+    ran.push_back(run_name(variant.name, seed));
+    finish_run(variant, seed, run_dir);
+  };
+  const StudyOutcome here = run_study(plan, dir / "out", run, {}, [](const Variant& variant) {
+    return variant.name == "cheap,fast" ? std::optional<std::string>("bf16 is emulated here") : std::nullopt;
+  });
+  EXPECT_EQ(ran, (std::vector<std::string>{"base-seed1", "base-seed2"}));
+  EXPECT_EQ(here.left_out, 2u);
+  EXPECT_EQ(here.results.runs[2].status, kStatusSkipped);
+  EXPECT_EQ(here.results.runs[2].error, "bf16 is emulated here");
+  EXPECT_EQ(read_results(dir / "out").runs[3].status, kStatusSkipped);
+
+  ran.clear();
+  const StudyOutcome elsewhere = run_study(plan, dir / "out", run);
+  EXPECT_EQ(ran, (std::vector<std::string>{"cheap,fast-seed1", "cheap,fast-seed2"}));
+  EXPECT_EQ(elsewhere.results.runs[2].status, kStatusDone);
+  EXPECT_EQ(elsewhere.results.runs[2].error, "");
+}
+
 // A run that finds the disk full (its checkpoint does not fit) stops the study: the runs after it would
 // fail the same way. It is not marked failed, and the same study started again with room continues it.
 TEST(StudyRunner, AFullDiskStopsTheStudyAndTheSameCommandContinuesIt) {

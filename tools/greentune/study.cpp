@@ -9,6 +9,7 @@
 #include "config_file.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/model/device.hpp"
 #include "greentune/report/report.hpp"
 #include "greentune/study/runner.hpp"
 #include "greentune/train/trainer.hpp"
@@ -104,13 +105,26 @@ void run_study_command(const StudyFlags& flags) {
                       "please report it with the study file; the other runs go on");
         }
       },
-      shard);
+      shard,
+      [&](const study::Variant& variant) -> std::optional<std::string> {
+        if (!plan.skip_emulated_bf16)
+          return std::nullopt;
+        const train::TrainOptions options =
+            run_options(plan, variant, command_line, plan.seeds.front(), study_dir / "runs" / "check");
+        const torch::Device device = model::resolve_device(options.device);
+        if (train::resolve_precision(options.precision, device) != train::Precision::bf16)
+          return std::nullopt;
+        const std::optional<std::string> emulated = train::emulated_bf16_reason(device);
+        return emulated ? std::optional<std::string>(
+                              *emulated + ", and the study file says skip-emulated-bf16 = true")
+                        : std::nullopt;
+      });
   const report::ReportFiles report = report::write_report(study_dir);
   size_t unfinished = 0;  // by this process or another shard
   for (const study::RunRecord& run : outcome.results.runs)
     unfinished += study::is_finished(run.status) ? 0 : 1;
-  fmt::print("study          {}\nruns           {} trained now, {} already done, {} failed\n", plan.name,
-             outcome.ran, outcome.skipped, outcome.failed);
+  fmt::print("study          {}\nruns           {} trained now, {} already done, {} failed, {} skipped here\n",
+             plan.name, outcome.ran, outcome.skipped, outcome.failed, outcome.left_out);
   fmt::print("results        {}\nreport         {}\n", (study_dir / "results.csv").string(),
              report.markdown.string());
   if (unfinished > outcome.failed)

@@ -77,6 +77,11 @@ StudyStatistics compute_statistics(const study::StudyResults& results);
 // One plain sentence (or two) on which variants are energy_savers, with their numbers, or that none is.
 std::string energy_saving_statement(const StudyStatistics& statistics);
 
+// What a study this small cannot show, in one or two sentences: the finished runs per variant, and the
+// accuracy change (the median half-width of the variants' 95% intervals) below which a difference cannot
+// be told from seed-to-seed variation; the numbers hold for this model, data and machine only.
+std::string study_limits_statement(const StudyStatistics& statistics);
+
 // Student's t distribution's quantile: the x with P(T <= x) = probability, for any real
 // degrees_of_freedom > 0 (Welch-Satterthwaite gives fractional ones), from Boost.Math.
 double student_t_quantile(double probability, double degrees_of_freedom);

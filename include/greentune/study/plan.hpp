@@ -8,6 +8,7 @@
 //   baseline = "fp32"                 # default: the first variant
 //   energy-budget-kwh = 0.5           # optional, per run
 //   target-accuracy = 0.9             # optional, per run
+//   skip-emulated-bf16 = true         # default false: bf16 variants are not run where bf16 is emulated
 //   [base]                            # any `greentune train` option, without the dashes
 //   model = "distilbert-base-uncased"
 //   [[variant]]
@@ -53,6 +54,9 @@ struct StudyPlan {
   std::string baseline;
   // [[variant]] tables in file order, then the grid's combinations (its keys sorted by name).
   std::vector<Variant> variants;
+  // Runs of bf16 variants are skipped on a CPU that emulates bf16 (several times slower than fp32 there),
+  // and the report says so; they run where bf16 is native.
+  bool skip_emulated_bf16 = false;
 };
 
 // Reads and checks the file's structure: TOML syntax, known top-level keys, value types, a name per

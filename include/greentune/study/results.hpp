@@ -17,13 +17,14 @@
 
 namespace greentune::study {
 
-// How a run ended. Finished runs (every status but failed and pending) carry their result.
+// How a run ended. Finished runs (every status but failed, pending and skipped) carry their result.
 inline constexpr const char* kStatusDone = "done";
 inline constexpr const char* kStatusEarlyStopping = "stopped-early-stopping";
 inline constexpr const char* kStatusEnergyBudget = "stopped-energy-budget";
 inline constexpr const char* kStatusTargetAccuracy = "stopped-target-accuracy";
 inline constexpr const char* kStatusFailed = "failed";
 inline constexpr const char* kStatusPending = "pending";
+inline constexpr const char* kStatusSkipped = "skipped";  // not run on this machine; error says why
 bool is_finished(const std::string& status);
 
 struct RunRecord {

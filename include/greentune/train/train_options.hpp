@@ -27,6 +27,10 @@ std::string_view to_string(Precision precision);
 // computes it natively (compute capability 8.0 and later), fp16 with loss scaling on older GPUs (the T4),
 // and fp32 on CPUs (whose bf16 is often emulated, several times slower than fp32).
 Precision resolve_precision(Precision precision, torch::Device device);
+// Why bf16 on device is emulated: "this CPU (AMD EPYC 7B12) has no native bf16 (cpuinfo lists none of
+// amx_bf16, avx512_bf16, bf16)"; nullopt on a CPU with native bf16, on a GPU (see resolve_precision) and
+// where /proc/cpuinfo cannot be read.
+std::optional<std::string> emulated_bf16_reason(torch::Device device);
 
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id

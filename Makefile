@@ -11,7 +11,7 @@ IMDB_TARBALL := $(SHARED_DIR)/data/imdb/aclImdb_v1_labeled.tar.gz
 DEMO_DATA ?= $(if $(wildcard $(IMDB_TARBALL)),$(IMDB_TARBALL),imdb)
 DEMO_VOCAB ?= $(wildcard $(SHARED_DIR)/data/vocab/bert-base-uncased-vocab.txt)
 
-.PHONY: all setup configure build cli test demo bench clean sanitize fuzz fuzz-configure
+.PHONY: all setup configure build cli test demo demo-run bench clean sanitize fuzz fuzz-configure
 
 all: build
 
@@ -51,10 +51,16 @@ fuzz: fuzz-configure
 # The demo runs the demo study (configs/demo.toml): the proposal's strategy grid on a small DistilBERT-shaped
 # model (configs/demo-model, random init) and 2,000 IMDB reviews, with the BERT uncased vocabulary
 # (DEMO_VOCAB=path/to/vocab.txt when ../shared is not there). Started again, it skips finished runs.
-demo: cli
+# A finished demo (studies/demo/finished, newer than the study file) only says where its report is.
+DEMO_REPORT_NOTE := demo report: studies/demo/report.md (also report.html, report.tex, plots/, results.csv)
+demo:
+	@if [ studies/demo/finished -nt configs/demo.toml ]; then echo "$(DEMO_REPORT_NOTE)"; else $(MAKE) --no-print-directory demo-run; fi
+
+demo-run: cli
 	@test -n "$(DEMO_VOCAB)" || { echo "make demo needs the BERT uncased vocab.txt: run make demo DEMO_VOCAB=path/to/vocab.txt"; exit 2; }
 	./$(BUILD_DIR)/greentune study configs/demo.toml --output studies/demo --set data=$(DEMO_DATA) --set vocab=$(DEMO_VOCAB)
-	@echo "demo report: studies/demo/report.md (also report.html, report.tex, plots/, results.csv)"
+	@touch studies/demo/finished
+	@echo "$(DEMO_REPORT_NOTE)"
 
 bench: build
 	bash scripts/setup.sh --bench

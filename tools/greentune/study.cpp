@@ -115,16 +115,17 @@ void run_study_command(const StudyFlags& flags) {
         if (train::resolve_precision(options.precision, device) != train::Precision::bf16)
           return std::nullopt;
         const std::optional<std::string> emulated = train::emulated_bf16_reason(device);
-        return emulated ? std::optional<std::string>(
-                              *emulated + ", and the study file says skip-emulated-bf16 = true")
+        return emulated ? std::optional<std::string>(*emulated +
+                                                     ", and the study file says skip-emulated-bf16 = true")
                         : std::nullopt;
       });
   const report::ReportFiles report = report::write_report(study_dir);
   size_t unfinished = 0;  // by this process or another shard
   for (const study::RunRecord& run : outcome.results.runs)
-    unfinished += study::is_finished(run.status) ? 0 : 1;
-  fmt::print("study          {}\nruns           {} trained now, {} already done, {} failed, {} skipped here\n",
-             plan.name, outcome.ran, outcome.skipped, outcome.failed, outcome.left_out);
+    unfinished += study::is_finished(run.status) || run.status == study::kStatusSkipped ? 0 : 1;
+  fmt::print(
+      "study          {}\nruns           {} trained now, {} already done, {} failed, {} skipped here\n",
+      plan.name, outcome.ran, outcome.skipped, outcome.failed, outcome.left_out);
   fmt::print("results        {}\nreport         {}\n", (study_dir / "results.csv").string(),
              report.markdown.string());
   if (unfinished > outcome.failed)

@@ -78,7 +78,7 @@ CpuRuntime configure_cpu_runtime(int threads) {
 double measure_cpu_bf16_slowdown() {
   const auto median_seconds = [](torch::ScalarType dtype) {
     const auto options = torch::TensorOptions().device(torch::kCPU).dtype(dtype);
-    const torch::Tensor rows = torch::randn({256, 768}, options);   // (256, 768)
+    const torch::Tensor rows = torch::randn({256, 768}, options);    // (256, 768)
     const torch::Tensor weight = torch::randn({768, 768}, options);  // (768, 768)
     torch::NoGradGuard no_grad;
     static_cast<void>(torch::mm(rows, weight));  // page faults and kernel selection, not timed

@@ -64,14 +64,14 @@ Section summary_section(const study::StudyResults& results, const StudyStatistic
   for (std::string& skipped : skipped_statements(results))
     paragraphs.push_back(std::move(skipped));
   paragraphs.push_back(fmt::format(
-               "Statistics are over each variant's finished runs (failed, pending and skipped runs are left "
-               "out): mean ± sample standard deviation (n - 1). Changes are against the baseline "
-               "\"{}\": energy, CO2 and training time as the percent change of the mean, with a 95% "
-               "confidence interval for the ratio of means by the delta method and the Student t "
-               "quantile at Welch-Satterthwaite degrees of freedom; accuracy as the difference of the "
-               "means in points (x 100) with a Welch t-interval. \"n/a\" marks an interval that needs "
-               "at least 2 finished runs on both sides.",
-               statistics.baseline));
+      "Statistics are over each variant's finished runs (failed, pending and skipped runs are left "
+      "out): mean ± sample standard deviation (n - 1). Changes are against the baseline "
+      "\"{}\": energy, CO2 and training time as the percent change of the mean, with a 95% "
+      "confidence interval for the ratio of means by the delta method and the Student t "
+      "quantile at Welch-Satterthwaite degrees of freedom; accuracy as the difference of the "
+      "means in points (x 100) with a Welch t-interval. \"n/a\" marks an interval that needs "
+      "at least 2 finished runs on both sides.",
+      statistics.baseline));
   return Section{.heading = "Summary", .paragraphs = std::move(paragraphs), .tables = {}, .figures = {}};
 }
 
@@ -149,9 +149,10 @@ Section plots_section(const Plots& plots) {
 }
 
 Section runs_section(const study::StudyResults& results, const StudyStatistics& statistics) {
-  Table counts{.alignment = "lrrrrl",
-               .header = {"Variant", "Finished", "Failed", "Pending", "Skipped", "How the finished runs ended"},
-               .rows = {}};
+  Table counts{
+      .alignment = "lrrrrl",
+      .header = {"Variant", "Finished", "Failed", "Pending", "Skipped", "How the finished runs ended"},
+      .rows = {}};
   for (const VariantStatistics& variant : statistics.variants) {
     const auto count = [&](const std::string& status) {
       const auto found = variant.runs_by_status.find(status);
@@ -182,9 +183,9 @@ Document build_document(const study::StudyResults& results, const StudyStatistic
                         const Plots& plots) {
   return Document{
       .title = fmt::format("Study report: {}", statistics.study),
-      .sections = {summary_section(results, statistics), variants_section(statistics), metrics_section(statistics),
-                   changes_section(statistics), pareto_section(statistics), plots_section(plots),
-                   runs_section(results, statistics)}};
+      .sections = {summary_section(results, statistics), variants_section(statistics),
+                   metrics_section(statistics), changes_section(statistics), pareto_section(statistics),
+                   plots_section(plots), runs_section(results, statistics)}};
 }
 
 Table paper_table(const StudyStatistics& statistics) {

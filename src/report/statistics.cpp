@@ -284,11 +284,12 @@ std::string study_limits_statement(const StudyStatistics& statistics) {
     return "";
   const std::string runs = fewest_runs == most_runs ? fmt::format("{}", most_runs)
                                                     : fmt::format("{} to {}", fewest_runs, most_runs);
-  std::string statement = fmt::format("This study has {} finished run{} per variant. ", runs,
-                                      most_runs == 1 ? "" : "s");
+  std::string statement =
+      fmt::format("This study has {} finished run{} per variant. ", runs, most_runs == 1 ? "" : "s");
   if (half_widths.empty()) {
-    statement += "With fewer than 2 on a side no change has a confidence interval, so none can be told "
-                 "from seed-to-seed variation.";
+    statement +=
+        "With fewer than 2 on a side no change has a confidence interval, so none can be told "
+        "from seed-to-seed variation.";
   } else {
     std::sort(half_widths.begin(), half_widths.end());
     const size_t middle = half_widths.size() / 2;
@@ -300,8 +301,9 @@ std::string study_limits_statement(const StudyStatistics& statistics) {
         "is no evidence either way.",
         median);
   }
-  return statement + " The numbers hold for this model, data size and machine; other hardware, models and "
-                     "longer training can rank the strategies differently.";
+  return statement +
+         " The numbers hold for this model, data size and machine; other hardware, models and "
+         "longer training can rank the strategies differently.";
 }
 
 }  // namespace greentune::report

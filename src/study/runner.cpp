@@ -189,8 +189,8 @@ void write_results(const StudyResults& results, const fs::path& study_dir) {
   write_file_atomically(study_dir / "results.csv", text);
 }
 
-StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run,
-                       Shard shard, const SkipFunction& skip) {
+StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const RunFunction& run, Shard shard,
+                       const SkipFunction& skip) {
   greentune::create_directories(study_dir / "runs", "pass --output with a writable directory");
   StudyOutcome outcome;
   const size_t total = plan.variants.size() * plan.seeds.size();
@@ -213,11 +213,13 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
       if (const std::optional<std::string> reason = skip ? skip(variant) : std::nullopt) {
         greentune::create_directories(run_dir, "pass --output with a writable directory");
         write_file_atomically(run_dir / kSkippedFile, nlohmann::json{{"reason", *reason}}.dump(2) + "\n");
-        log::info(fmt::format("study {}: run {}/{}: {} skipped: {}", plan.name, position, total, name, *reason));
+        log::info(
+            fmt::format("study {}: run {}/{}: {} skipped: {}", plan.name, position, total, name, *reason));
         ++outcome.left_out;
         continue;
       }
-      const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double elapsed_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       log::info(fmt::format("study {}: run {}/{}: variant {}, seed {}; {}", plan.name, position, total,
                             variant.name, seed,
                             where_the_study_is(outcome.ran + outcome.failed, to_run, elapsed_s)));

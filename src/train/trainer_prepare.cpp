@@ -120,10 +120,11 @@ void Trainer::warn_if_bf16_is_emulated() {
   // Emulation is the rule without the flag, but how slow it is depends on LibTorch's kernels: measured.
   static constexpr double kSlowdownWorthAdvice = 1.5;
   const double slowdown = model::measure_cpu_bf16_slowdown();
-  log::warn(fmt::format("{}: bf16 autocast is emulated, and a matrix product took {:.1f}x as long in bf16 as in "
-                        "fp32 here{}",
-                        *reason, slowdown,
-                        slowdown > kSlowdownWorthAdvice ? "; --precision fp32 will likely train faster here" : ""));
+  log::warn(
+      fmt::format("{}: bf16 autocast is emulated, and a matrix product took {:.1f}x as long in bf16 as in "
+                  "fp32 here{}",
+                  *reason, slowdown,
+                  slowdown > kSlowdownWorthAdvice ? "; --precision fp32 will likely train faster here" : ""));
 }
 
 // config.json: the options as given, and what the run resolved them to.

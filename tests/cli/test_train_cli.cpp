@@ -288,8 +288,9 @@ TEST(TrainCli, Bf16OnACpuWithoutNativeBf16WarnsOnceWithTheMeasuredSlowdown) {
   for (const char* live : {"stat", "meminfo"})
     std::filesystem::create_symlink(std::filesystem::path("/proc") / live, dir / "proc" / live);
   const std::string fake_proc = "GREENTUNE_PROC_ROOT='" + (dir / "proc").string() + "'";
-  const std::string warning = "has no native bf16 (cpuinfo lists none of amx_bf16, avx512_bf16, bf16): bf16 "
-                              "autocast is emulated, and a matrix product took ";
+  const std::string warning =
+      "has no native bf16 (cpuinfo lists none of amx_bf16, avx512_bf16, bf16): bf16 "
+      "autocast is emulated, and a matrix product took ";
 
   write_text(dir / "proc/cpuinfo", "processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse2 avx2\n\n");
   const CommandResult emulated = run_cli(train, "", fake_proc);
@@ -300,7 +301,8 @@ TEST(TrainCli, Bf16OnACpuWithoutNativeBf16WarnsOnceWithTheMeasuredSlowdown) {
   EXPECT_EQ(emulated.err.find(warning, first + 1), std::string::npos) << "warned twice";
 
   std::filesystem::remove_all(dir / "run");
-  write_text(dir / "proc/cpuinfo", "processor\t: 0\nmodel name\t: New CPU\nflags\t\t: avx512f avx512_bf16\n\n");
+  write_text(dir / "proc/cpuinfo",
+             "processor\t: 0\nmodel name\t: New CPU\nflags\t\t: avx512f avx512_bf16\n\n");
   const CommandResult native = run_cli(train, "", fake_proc);
   ASSERT_EQ(native.exit_code, 0) << native.err;
   EXPECT_THAT(native.err, ::testing::Not(HasSubstr("native bf16")));

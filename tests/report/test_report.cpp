@@ -143,7 +143,8 @@ TEST(Report, TheSummaryNamesTheVariantsSkippedOnThisMachineAndWhy) {
   }
   write_text(dir / "results.json", nlohmann::json(results).dump(2));
   const std::string markdown = read_text(write_report(dir.path()).markdown);
-  EXPECT_THAT(markdown, HasSubstr("Not run on this machine: fp16 (3 runs). Why: this CPU has no native fp16."));
+  EXPECT_THAT(markdown,
+              HasSubstr("Not run on this machine: fp16 (3 runs). Why: this CPU has no native fp16."));
   EXPECT_THAT(markdown, HasSubstr("| fp16 | 0 | 0 | 0 | 3 |  |"));
   EXPECT_THAT(markdown, HasSubstr("| fp16 | 2 | skipped | runs/fp16-seed2 | this CPU has no native fp16 |"));
   EXPECT_THAT(markdown, HasSubstr("This study has 2 to 3 finished runs per variant."));

@@ -260,8 +260,9 @@ TEST(StudyLimitsStatement, NamesTheRunsPerVariantAndTheSmallestAccuracyChangeItC
                                    "intervals here) cannot be told from seed-to-seed variation"));
   EXPECT_THAT(statement, HasSubstr("The numbers hold for this model, data size and machine"));
   // One run a variant: no interval at all.
-  EXPECT_THAT(study_limits_statement(compute_statistics(make_study({{"base", {{0.9, 1.0}}}, {"b", {{0.8, 1.0}}}}))),
-              HasSubstr("This study has 1 finished run per variant. With fewer than 2 on a side no change"));
+  EXPECT_THAT(
+      study_limits_statement(compute_statistics(make_study({{"base", {{0.9, 1.0}}}, {"b", {{0.8, 1.0}}}}))),
+      HasSubstr("This study has 1 finished run per variant. With fewer than 2 on a side no change"));
 }
 
 TEST(EnergySavingStatement, SaysWhenTheBaselineHasNoFinishedRun) {

@@ -106,8 +106,8 @@ TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
   expect("seeds = [1, 1]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "listed twice");
   expect("seeds = [\"one\"]\n[[variant]]\nname = \"a\"\n", "key \"seeds\"", "non-negative integer");
   expect("target-accuracy = 2\n[[variant]]\nname = \"a\"\n", "key \"target-accuracy\"", "[0, 1]");
-  expect("skip-emulated-bf16 = \"yes\"\n[[variant]]\nname = \"a\"\n", "study.toml:1: key \"skip-emulated-bf16\"",
-         "expected true or false");
+  expect("skip-emulated-bf16 = \"yes\"\n[[variant]]\nname = \"a\"\n",
+         "study.toml:1: key \"skip-emulated-bf16\"", "expected true or false");
   expect("[[variant]]\nlr = 1e-4\n", "key \"name\"", "a variant needs a name");
   expect("[[variant]]\nname = \"a\"\nlr = {x = 1}\n", "study.toml:3: key \"lr\"",
          "string, number or boolean");

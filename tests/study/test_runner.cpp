@@ -231,10 +231,11 @@ TEST(StudyRunner, EachRunStartsWithTheStudysPlaceElapsedTimeAndEta) {
   std::filesystem::create_directories(dir / "out/runs");
   finish_run(plan.variants[0], 1, dir / "out/runs/base-seed1");  // done before: not counted
   ::testing::internal::CaptureStderr();
-  run_study(plan, dir / "out", [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    finish_run(variant, seed, run_dir);
-  });
+  run_study(plan, dir / "out",
+            [&](const Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+              finish_run(variant, seed, run_dir);
+            });
   const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(log, HasSubstr("study t: run 2/4: variant base, seed 2; 3 runs to go\n"));
   EXPECT_THAT(log, ::testing::ContainsRegex("study t: run 3/4: variant cheap,fast, seed 1; [12]s elapsed, "

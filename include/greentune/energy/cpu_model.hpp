@@ -121,8 +121,8 @@ class CpuModelCounter : public EnergyCounter {
 };
 
 // This machine's CPU model counter: TDP from /proc/cpuinfo and the table, utilization from /proc/stat.
-std::unique_ptr<CpuModelCounter> make_cpu_model_counter(const std::filesystem::path& proc_root = energy::proc_root(),
-                                                        Clock::time_point start = Clock::now());
+std::unique_ptr<CpuModelCounter> make_cpu_model_counter(
+    const std::filesystem::path& proc_root = energy::proc_root(), Clock::time_point start = Clock::now());
 
 // ---- RAM ----
 
@@ -160,8 +160,8 @@ class RamModelCounter : public EnergyCounter {
 };
 
 // This machine's RAM model counter, from /proc/meminfo.
-std::unique_ptr<RamModelCounter> make_ram_model_counter(const std::filesystem::path& proc_root = energy::proc_root(),
-                                                        CpuArchitecture architecture = host_architecture(),
-                                                        Clock::time_point start = Clock::now());
+std::unique_ptr<RamModelCounter> make_ram_model_counter(
+    const std::filesystem::path& proc_root = energy::proc_root(),
+    CpuArchitecture architecture = host_architecture(), Clock::time_point start = Clock::now());
 
 }  // namespace greentune::energy

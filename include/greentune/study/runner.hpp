@@ -35,9 +35,9 @@ Shard parse_shard(std::string_view text);
 
 struct StudyOutcome {
   StudyResults results;
-  size_t ran = 0;      // runs trained (or continued) by this call
-  size_t skipped = 0;  // found done
-  size_t failed = 0;   // failed in this call (the others went on)
+  size_t ran = 0;       // runs trained (or continued) by this call
+  size_t skipped = 0;   // found done
+  size_t failed = 0;    // failed in this call (the others went on)
   size_t left_out = 0;  // not run on this machine, as skip said (status skipped, error why)
 };
 

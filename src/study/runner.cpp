@@ -30,9 +30,9 @@ std::string status_of(const std::string& stop_reason) {
   return "stopped-" + stop_reason;
 }
 
-// The string under key of a failed run's failure.json ("error") or a skipped one's skipped.json
+// The string under key of a run's note: a failed run's failure.json ("error") or a skipped one's skipped.json
 // ("reason"); for a damaged file, what is wrong with it.
-std::string read_failure(const fs::path& path, const std::string& key) {
+std::string read_run_note(const fs::path& path, const std::string& key) {
   const UntrustedJson failure = parse_untrusted_json(read_file(path));
   const nlohmann::json& value = failure.value;
   if (failure.problem.empty() && value.is_object() && value.contains(key) && value[key].is_string())
@@ -51,10 +51,10 @@ void read_run_record(const fs::path& study_dir, RunRecord& record) {
     record.status = status_of(record.result->stop_reason);
   } else if (fs::exists(run_dir / kFailureFile, ec)) {
     record.status = kStatusFailed;
-    record.error = read_failure(run_dir / kFailureFile, "error");
+    record.error = read_run_note(run_dir / kFailureFile, "error");
   } else if (fs::exists(run_dir / kSkippedFile, ec)) {
     record.status = kStatusSkipped;
-    record.error = read_failure(run_dir / kSkippedFile, "reason");
+    record.error = read_run_note(run_dir / kSkippedFile, "reason");
   } else {
     record.status = kStatusPending;
   }

@@ -213,6 +213,10 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
         variant.accuracy_change_points->value >= -kAccuracyTolerancePoints) {
       statistics.energy_savers.push_back(variant.name);
     }
+    if (variant.accuracy_change_points && variant.accuracy_change_points->ci95 &&
+        variant.accuracy_change_points->ci95->high < 0.0) {
+      statistics.accuracy_losers.push_back(variant.name);
+    }
   }
 
   std::vector<AccuracyEnergyPoint> points;
@@ -265,6 +269,20 @@ std::string energy_saving_statement(const StudyStatistics& statistics) {
                              detail::describe_change(*saver.accuracy_change_points, 2, " pts"));
   }
   return statement + ".";
+}
+
+std::string accuracy_loss_statement(const StudyStatistics& statistics) {
+  if (statistics.accuracy_losers.empty())
+    return "";
+  std::vector<std::string> losers;
+  for (const std::string& name : statistics.accuracy_losers) {
+    losers.push_back(
+        fmt::format("{} (accuracy {})", name,
+                    detail::describe_change(*statistics.find(name)->accuracy_change_points, 2, " pts")));
+  }
+  return fmt::format(
+      "Less accurate than the baseline \"{}\" beyond seed-to-seed variation (95% interval below 0): {}.",
+      statistics.baseline, join(losers, "; "));
 }
 
 std::string study_limits_statement(const StudyStatistics& statistics) {

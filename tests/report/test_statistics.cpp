@@ -247,6 +247,22 @@ TEST(EnergySavingStatement, SaysNoneQualifiesAndNamesTheLargestSaving) {
   EXPECT_THAT(statement, HasSubstr("accuracy -2.00 pts"));
 }
 
+TEST(AccuracyLossStatement, NamesTheVariantsWhoseIntervalIsBelowZero) {
+  // at-chance: -30.00 points; Welch: SE sqrt(0.5/2 + 0.5/2) = 0.7071 points at 2 degrees of freedom,
+  // t = 4.303, so the interval is -30 +- 3.04. same: the baseline's accuracies, interval around 0.
+  const StudyStatistics statistics = compute_statistics(make_study({{"base", {{0.80, 1.0}, {0.81, 1.0}}},
+                                                                    {"at-chance", {{0.50, 1.0}, {0.51, 1.0}}},
+                                                                    {"same", {{0.81, 0.5}, {0.80, 0.5}}},
+                                                                    {"single", {{0.40, 1.0}}}}));
+  EXPECT_THAT(statistics.accuracy_losers, ElementsAre("at-chance"));  // single: no interval from 1 run
+  EXPECT_EQ(accuracy_loss_statement(statistics),
+            "Less accurate than the baseline \"base\" beyond seed-to-seed variation (95% interval below 0): "
+            "at-chance (accuracy -30.00 pts (95% CI -33.04 pts to -26.96 pts)).");
+  EXPECT_EQ(accuracy_loss_statement(compute_statistics(
+                make_study({{"base", {{0.80, 1.0}, {0.81, 1.0}}}, {"same", {{0.81, 0.5}, {0.80, 0.5}}}}))),
+            "");
+}
+
 // The accuracy intervals of the two tests above: half-widths 2.26696 (bf16) and 3.16661 (sgd), median
 // 2.71678 points.
 TEST(StudyLimitsStatement, NamesTheRunsPerVariantAndTheSmallestAccuracyChangeItCanShow) {

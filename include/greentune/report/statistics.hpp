@@ -67,6 +67,9 @@ struct StudyStatistics {
   std::vector<std::string> pareto_front;
   // Variants that save >= kEnergySavingThresholdPercent energy within kAccuracyTolerancePoints accuracy.
   std::vector<std::string> energy_savers;
+  // Variants whose accuracy change's 95% interval lies wholly below 0: less accurate than the baseline
+  // beyond seed-to-seed variation, in the study's order.
+  std::vector<std::string> accuracy_losers;
 
   const VariantStatistics* find(std::string_view name) const;  // nullptr when no variant has that name
 };
@@ -76,6 +79,9 @@ StudyStatistics compute_statistics(const study::StudyResults& results);
 
 // One plain sentence (or two) on which variants are energy_savers, with their numbers, or that none is.
 std::string energy_saving_statement(const StudyStatistics& statistics);
+
+// One sentence naming the accuracy_losers with their accuracy changes; empty when there are none.
+std::string accuracy_loss_statement(const StudyStatistics& statistics);
 
 // What a study this small cannot show, in one or two sentences: the finished runs per variant, and the
 // accuracy change (the median half-width of the variants' 95% intervals) below which a difference cannot

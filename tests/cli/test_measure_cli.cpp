@@ -37,11 +37,18 @@ void write_powercap(const std::filesystem::path& root) {
   }
 }
 
+// --country needs CodeCarbon's data folder: the one in ../shared.
+std::string codecarbon_data_environment(const std::filesystem::path& shared) {
+  return "GREENTUNE_CODECARBON_DATA='" + (shared / "data/energy-reference/codecarbon").string() + "' ";
+}
+
 TEST(MeasureCli, RunsTheCommandPassesItsStatusOnAndWritesEmissionsAndEnergy) {
+  GREENTUNE_REQUIRE_SHARED(shared);
   TempDir dir;
   write_powercap(dir / "powercap");
-  const std::string environment = "GREENTUNE_NVML_LIB='" + std::string(GREENTUNE_FAKE_NVML_PATH) +
-                                  "' GREENTUNE_POWERCAP_ROOT='" + (dir / "powercap").string() + "' ";
+  const std::string environment = codecarbon_data_environment(shared) + "GREENTUNE_NVML_LIB='" +
+                                  std::string(GREENTUNE_FAKE_NVML_PATH) + "' GREENTUNE_POWERCAP_ROOT='" +
+                                  (dir / "powercap").string() + "' ";
   const std::string measure = "measure --output-dir '" + (dir / "out").string() + "' --country FRA ";
   const CommandResult first =
       run_cli(measure + "-- sh -c 'echo from the command; sleep 0.3; exit 3'", {}, environment);
@@ -85,11 +92,22 @@ TEST(MeasureCli, BadUsageIsClearAndTheCommandDoesNotRun) {
   EXPECT_EQ(no_command.exit_code, 2);
   EXPECT_THAT(no_command.err, HasSubstr("no command to measure"));
 
-  const CommandResult unknown_country =
-      run_cli("measure" + out + "--country XYZ -- touch '" + (dir / "ran").string() + "'");
-  EXPECT_EQ(unknown_country.exit_code, 2);
-  EXPECT_THAT(unknown_country.err, HasSubstr("--country"));
+  // Whether the country is unknown (with CodeCarbon's folder) or cannot be looked up (without one), the
+  // command does not run.
+  const std::string no_folder = "GREENTUNE_CODECARBON_DATA='" + (dir / "none").string() + "' ";
+  const CommandResult no_table =
+      run_cli("measure" + out + "--country FRA -- touch '" + (dir / "ran").string() + "'", {}, no_folder);
+  EXPECT_EQ(no_table.exit_code, 3);
+  EXPECT_THAT(no_table.err, HasSubstr("GREENTUNE_CODECARBON_DATA"));
   EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
+  if (const auto shared = shared_dir()) {
+    const CommandResult unknown_country =
+        run_cli("measure" + out + "--country XYZ -- touch '" + (dir / "ran").string() + "'", {},
+                codecarbon_data_environment(*shared));
+    EXPECT_EQ(unknown_country.exit_code, 2);
+    EXPECT_THAT(unknown_country.err, HasSubstr("--country"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
+  }
 
   const CommandResult missing = run_cli("measure" + out + "-- /no/such/program");
   EXPECT_EQ(missing.exit_code, 127);

@@ -49,7 +49,7 @@ fuzz: fuzz-configure
 	bash fuzz/run.sh --build $(FUZZ_BUILD_DIR) --seconds $(FUZZ_SECONDS) --jobs $(JOBS)
 
 # The demo runs the demo study (configs/demo.toml): the proposal's strategy grid on a small DistilBERT-shaped
-# model (configs/demo-model, random init), trained on 5,000 IMDB reviews and tested on 2,000, with the BERT
+# model (configs/demo-model, random init), trained on 4,000 IMDB reviews and tested on 2,000, with the BERT
 # uncased vocabulary (DEMO_VOCAB=path/to/vocab.txt when ../shared is not there). Started again, it skips finished runs.
 # A finished demo (studies/demo/finished, newer than the study file) only says where its report is.
 DEMO_REPORT_NOTE := demo report: studies/demo/report.md (also report.html, report.tex, plots/, results.csv)

@@ -58,7 +58,10 @@ std::vector<std::string> skipped_statements(const study::StudyResults& results) 
 }
 
 Section summary_section(const study::StudyResults& results, const StudyStatistics& statistics) {
-  std::vector<std::string> paragraphs = {energy_saving_statement(statistics)};
+  std::vector<std::string> paragraphs;
+  if (!results.description.empty())
+    paragraphs.push_back(results.description);
+  paragraphs.push_back(energy_saving_statement(statistics));
   if (std::string losses = accuracy_loss_statement(statistics); !losses.empty())
     paragraphs.push_back(std::move(losses));
   if (std::string limits = study_limits_statement(statistics); !limits.empty())

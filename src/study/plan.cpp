@@ -220,6 +220,10 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
     const std::string_view key = key_name.str();
     if (key == "name") {
       plan.name = reader.scalar_text(node, key);
+    } else if (key == "description") {
+      if (!node.is_string())
+        reader.fail(node, key, "expected a string", "write description = \"...\"");
+      plan.description = reader.scalar_text(node, key);
     } else if (key == "seeds") {
       const auto* seeds = node.as_array();
       if (seeds == nullptr || seeds->empty())
@@ -265,11 +269,11 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
       grid = &reader.table_of(node, key);
       grid_node = &node;
     } else {
-      reader.fail(
-          node, key, "unknown key",
-          "use name, seeds, baseline, energy-budget-kwh, target-accuracy, skip-emulated-bf16, [base], "
-          "[[variant]] or [grid]; "
-          "train options go under [base] or a variant");
+      reader.fail(node, key, "unknown key",
+                  "use name, description, seeds, baseline, energy-budget-kwh, target-accuracy, "
+                  "skip-emulated-bf16, [base], "
+                  "[[variant]] or [grid]; "
+                  "train options go under [base] or a variant");
     }
   }
 

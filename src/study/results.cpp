@@ -20,15 +20,13 @@ void from_json(const nlohmann::json& json, VariantSummary& variant) {
 }
 
 void to_json(nlohmann::json& json, const StudyResults& results) {
-  json = {{"study", results.study},
-          {"baseline", results.baseline},
-          {"seeds", results.seeds},
-          {"variants", results.variants},
-          {"runs", results.runs}};
+  json = {{"study", results.study}, {"description", results.description}, {"baseline", results.baseline},
+          {"seeds", results.seeds}, {"variants", results.variants},       {"runs", results.runs}};
 }
 
 void from_json(const nlohmann::json& json, StudyResults& results) {
   json.at("study").get_to(results.study);
+  results.description = json.value("description", std::string());  // absent in older results.json files
   json.at("baseline").get_to(results.baseline);
   json.at("seeds").get_to(results.seeds);
   json.at("variants").get_to(results.variants);
@@ -40,6 +38,7 @@ nlohmann::json json_shape(std::type_identity<StudyResults>) {
   results.seeds = {0};
   results.variants.emplace_back();
   nlohmann::json shape = results;
+  shape["description"] = nullptr;  // optional: results.json files written before it existed lack it
   nlohmann::json run = RunRecord{};
   run["result"] = json_shape_of<train::RunResult>();
   shape["runs"] = nlohmann::json::array({run});

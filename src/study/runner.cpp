@@ -113,6 +113,7 @@ std::string number_text(double value) {
 StudyResults collect_results(const StudyPlan& plan, const fs::path& study_dir) {
   StudyResults results;
   results.study = plan.name;
+  results.description = plan.description;
   results.baseline = plan.baseline;
   results.seeds = plan.seeds;
   for (const Variant& variant : plan.variants) {

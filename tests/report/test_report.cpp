@@ -150,6 +150,23 @@ TEST(Report, TheSummaryNamesTheVariantsSkippedOnThisMachineAndWhy) {
   EXPECT_THAT(markdown, HasSubstr("This study has 2 to 3 finished runs per variant."));
 }
 
+// The study file's description (what the study is, what its size leaves out) opens the summary; a
+// results.json written before descriptions existed still reads, without one.
+TEST(Report, TheSummaryOpensWithTheStudysDescription) {
+  TempDir dir;
+  study::StudyResults results = write_study(dir.path());
+  results.description = "A small study: 2 seeds on 4,000 reviews; Adam is left out.";
+  write_text(dir / "results.json", nlohmann::json(results).dump(2));
+  const std::string markdown = read_text(write_report(dir.path()).markdown);
+  EXPECT_THAT(markdown,
+              HasSubstr("## Summary\n\nA small study: 2 seeds on 4,000 reviews; Adam is left out.\n\n"));
+
+  nlohmann::json old = results;
+  old.erase("description");
+  write_text(dir / "results.json", old.dump(2));
+  EXPECT_EQ(study::read_results(dir.path()).description, "");
+}
+
 TEST(Report, WritesABooktabsTableWithEscapedText) {
   TempDir dir;
   write_study(dir.path());

@@ -84,6 +84,10 @@ TEST(StudyPlan, DefaultsAreThreeSeedsTheFileNameAndTheFirstVariantAsBaseline) {
   EXPECT_EQ(plan.baseline, "a");
   EXPECT_FALSE(plan.skip_emulated_bf16);
   EXPECT_TRUE(plan_of(dir, "skip-emulated-bf16 = true\n[[variant]]\nname = \"a\"\n").skip_emulated_bf16);
+  EXPECT_EQ(plan.description, "");
+  EXPECT_EQ(plan_of(dir, "description = \"\"\"Two seeds, 4,000 reviews.\"\"\"\n[[variant]]\nname = \"a\"\n")
+                .description,
+            "Two seeds, 4,000 reviews.");
 }
 
 TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
@@ -109,6 +113,8 @@ TEST(StudyPlan, BadInputIsAClearErrorNamingFileLineAndKey) {
   expect("skip-emulated-bf16 = \"yes\"\n[[variant]]\nname = \"a\"\n",
          "study.toml:1: key \"skip-emulated-bf16\"", "expected true or false");
   expect("[[variant]]\nlr = 1e-4\n", "key \"name\"", "a variant needs a name");
+  expect("description = 3\n[[variant]]\nname = \"a\"\n", "study.toml:1: key \"description\"",
+         "expected a string");
   expect("[[variant]]\nname = \"a\"\nlr = {x = 1}\n", "study.toml:3: key \"lr\"",
          "string, number or boolean");
   expect("name = \"x\"\n", "study.toml", "no variants");

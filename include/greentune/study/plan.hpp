@@ -50,6 +50,8 @@ struct Variant {
 struct StudyPlan {
   std::filesystem::path file;
   std::string name;
+  // What the study is, and what its size leaves out: the first paragraph of the report's summary.
+  std::string description;
   std::vector<uint64_t> seeds;
   std::string baseline;
   // [[variant]] tables in file order, then the grid's combinations (its keys sorted by name).

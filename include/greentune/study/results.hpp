@@ -111,8 +111,9 @@ void to_json(nlohmann::json& json, const VariantSummary& variant);
 void from_json(const nlohmann::json& json, VariantSummary& variant);
 
 struct StudyResults {
-  std::string study;     // the study's name
-  std::string baseline;  // a variant name
+  std::string study;        // the study's name
+  std::string description;  // the study file's description; empty without one
+  std::string baseline;     // a variant name
   std::vector<uint64_t> seeds;
   std::vector<VariantSummary> variants;  // in the study file's order
   std::vector<RunRecord> runs;           // variant-major, then seed order

@@ -210,8 +210,9 @@ void add_canadian_provinces(const std::filesystem::path& folder, std::vector<Car
   const double gas = number_at(factors, "natural_gas", factors_file, "the file");
   const nlohmann::json provinces = read_json_object(file);
   for (const auto& [province, entry] : provinces.items()) {
+    const std::string_view name = province;  // clang before 16 cannot capture a structured binding
     const auto code = std::find_if(std::begin(kCanadianProvinceCodes), std::end(kCanadianProvinceCodes),
-                                   [&](const auto& pair) { return pair.first == province; });
+                                   [&](const auto& pair) { return pair.first == name; });
     if (code == std::end(kCanadianProvinceCodes)) {
       data_error(file,
                  fmt::format("\"{}\" is not a Canadian province or territory greentune knows", province));
@@ -248,8 +249,9 @@ void add_nordic_zones(const std::filesystem::path& folder, std::vector<CarbonZon
                                  ? nordic["metadata"]["source"].get<std::string>()
                                  : "ENTSO-E based averages";
   for (const auto& [zone, entry] : nordic["data"].items()) {
+    const std::string_view code = zone;  // clang before 16 cannot capture a structured binding
     const auto country = std::find_if(std::begin(kNordicCountries), std::end(kNordicCountries),
-                                      [&](const auto& pair) { return zone.starts_with(pair.first); });
+                                      [&](const auto& pair) { return code.starts_with(pair.first); });
     if (country == std::end(kNordicCountries)) {
       data_error(file, fmt::format("\"{}\" is not a Nordic bidding zone greentune knows", zone));
     }
@@ -613,9 +615,9 @@ const CarbonTable& carbon_table() {
     for (const std::filesystem::path& folder : searched) {
       looked_in += (looked_in.empty() ? "" : ", ") + folder.string();
     }
-    return carbon_table_without_data(
-        fmt::format("no CodeCarbon data folder found ({} unset; looked in {})", kDataFolderVariable,
-                    looked_in.empty() ? "no Python install" : looked_in));
+    return carbon_table_without_data(fmt::format("no CodeCarbon data folder found ({} unset; looked in {})",
+                                                 kDataFolderVariable,
+                                                 looked_in.empty() ? "no Python install" : looked_in));
   }();
   return table;
 }

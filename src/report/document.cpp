@@ -75,8 +75,13 @@ Section summary_section(const study::StudyResults& results, const StudyStatistic
       "confidence interval for the ratio of means by the delta method and the Student t "
       "quantile at Welch-Satterthwaite degrees of freedom; accuracy as the difference of the "
       "means in points (x 100) with a Welch t-interval. \"n/a\" marks an interval that needs "
-      "at least 2 finished runs on both sides.",
-      statistics.baseline));
+      "at least 2 finished runs on both sides. {}",
+      statistics.baseline,
+      statistics.compared_accuracy == Metric::test_accuracy
+          ? "Accuracy changes, the savers and the Pareto front use the test accuracy (the held-out test "
+            "split, which every finished run has)."
+          : "Accuracy changes, the savers and the Pareto front use the validation accuracy (not every "
+            "finished run has a test accuracy)."));
   return Section{.heading = "Summary", .paragraphs = std::move(paragraphs), .tables = {}, .figures = {}};
 }
 
@@ -114,7 +119,7 @@ Section metrics_section(const StudyStatistics& statistics) {
 Section changes_section(const StudyStatistics& statistics) {
   Table table{.alignment = "lrrrr",
               .header = {"Variant", "Energy (%) [95% CI]", "CO2 (%) [95% CI]", "Train time (%) [95% CI]",
-                         "Accuracy (points) [95% CI]"},
+                         fmt::format("{} (points) [95% CI]", compared_accuracy_name(statistics))},
               .rows = {}};
   for (const VariantStatistics& variant : statistics.variants) {
     if (variant.name == statistics.baseline) {
@@ -134,10 +139,14 @@ Section changes_section(const StudyStatistics& statistics) {
 }
 
 Section pareto_section(const StudyStatistics& statistics) {
-  Table table{.alignment = "lrr", .header = {"Variant", "Accuracy (%)", "Energy (kWh)"}, .rows = {}};
+  Table table{
+      .alignment = "lrr",
+      .header = {"Variant", fmt::format("{} (%)", compared_accuracy_name(statistics)), "Energy (kWh)"},
+      .rows = {}};
   for (const std::string& name : statistics.pareto_front) {
     const VariantStatistics& variant = *statistics.find(name);
-    table.rows.push_back({name, format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
+    table.rows.push_back({name,
+                          format_mean_std(variant.summary(statistics.compared_accuracy), kPercentPerFraction),
                           format_mean_std(variant.summary(Metric::energy_kwh), 1.0)});
   }
   return Section{
@@ -199,14 +208,14 @@ Table paper_table(const StudyStatistics& statistics) {
               .rows = {}};
   for (const VariantStatistics& variant : statistics.variants) {
     if (variant.name == statistics.baseline) {
-      table.rows.push_back({variant.name, std::to_string(variant.finished_runs),
-                            format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
-                            format_mean_std(variant.summary(Metric::energy_kwh), 1.0), "baseline",
-                            "baseline"});
+      table.rows.push_back(
+          {variant.name, std::to_string(variant.finished_runs),
+           format_mean_std(variant.summary(statistics.compared_accuracy), kPercentPerFraction),
+           format_mean_std(variant.summary(Metric::energy_kwh), 1.0), "baseline", "baseline"});
       continue;
     }
     table.rows.push_back({variant.name, std::to_string(variant.finished_runs),
-                          format_mean_std(variant.summary(Metric::accuracy), kPercentPerFraction),
+                          format_mean_std(variant.summary(statistics.compared_accuracy), kPercentPerFraction),
                           format_mean_std(variant.summary(Metric::energy_kwh), 1.0),
                           format_change_value(variant.energy_change_percent, kPercentDecimals),
                           format_change_value(variant.accuracy_change_points, kPointsDecimals)});

@@ -144,15 +144,15 @@ PlotSpec accuracy_energy_plot(const StudyStatistics& statistics,
   for (const VariantStatistics* variant : shown) {
     variants_data +=
         fmt::format("{} {} {} {} {}\n", data_label(variant->name), variant->summary(Metric::energy_kwh).mean,
-                    variant->summary(Metric::accuracy).mean * 100.0,
+                    variant->summary(statistics.compared_accuracy).mean * 100.0,
                     variant->summary(Metric::energy_kwh).std_dev.value_or(0.0),
-                    variant->summary(Metric::accuracy).std_dev.value_or(0.0) * 100.0);
+                    variant->summary(statistics.compared_accuracy).std_dev.value_or(0.0) * 100.0);
   }
   std::string front_data = "# energy_kwh  accuracy_%, by energy\n";
   for (const std::string& name : statistics.pareto_front) {
     const VariantStatistics& variant = *statistics.find(name);
     front_data += fmt::format("{} {}\n", variant.summary(Metric::energy_kwh).mean,
-                              variant.summary(Metric::accuracy).mean * 100.0);
+                              variant.summary(statistics.compared_accuracy).mean * 100.0);
   }
   return PlotSpec{.name = "accuracy_energy",
                   .title = "Accuracy vs energy",
@@ -160,7 +160,9 @@ PlotSpec accuracy_energy_plot(const StudyStatistics& statistics,
                   .commands =
                       "set title 'Accuracy vs energy (mean ± std over finished seeds)'\n"
                       "set xlabel 'Energy per run (kWh)'\n"
-                      "set ylabel 'Validation accuracy (%)'\n"
+                      "set ylabel '" +
+                      std::string(compared_accuracy_name(statistics)) +
+                      " (%)'\n"
                       "set grid\n"
                       "set key bottom right box opaque\n"
                       "set offsets graph 0.12, graph 0.12, graph 0.12, graph 0.12\n"

@@ -194,6 +194,14 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
     }
   }
 
+  const bool every_run_tested = std::all_of(
+      statistics.variants.begin(), statistics.variants.end(), [](const VariantStatistics& variant) {
+        return variant.summary(Metric::test_accuracy).n == variant.finished_runs;
+      });
+  if (every_run_tested && statistics.variants[*baseline_index].finished_runs > 0)
+    statistics.compared_accuracy = Metric::test_accuracy;
+  const Metric accuracy = statistics.compared_accuracy;
+
   const VariantStatistics& baseline = statistics.variants[*baseline_index];
   for (size_t index = 0; index < statistics.variants.size(); ++index) {
     if (index == *baseline_index) {
@@ -206,8 +214,7 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
         percent_change(variant.summary(Metric::co2_kg), baseline.summary(Metric::co2_kg));
     variant.train_seconds_change_percent =
         percent_change(variant.summary(Metric::train_seconds), baseline.summary(Metric::train_seconds));
-    variant.accuracy_change_points =
-        points_change(variant.summary(Metric::accuracy), baseline.summary(Metric::accuracy));
+    variant.accuracy_change_points = points_change(variant.summary(accuracy), baseline.summary(accuracy));
     if (variant.energy_change_percent && variant.accuracy_change_points &&
         variant.energy_change_percent->value <= -kEnergySavingThresholdPercent &&
         variant.accuracy_change_points->value >= -kAccuracyTolerancePoints) {
@@ -223,7 +230,7 @@ StudyStatistics compute_statistics(const study::StudyResults& results) {
   std::vector<const VariantStatistics*> plotted;
   for (const VariantStatistics& variant : statistics.variants) {
     if (variant.finished_runs > 0) {
-      points.push_back({variant.summary(Metric::accuracy).mean, variant.summary(Metric::energy_kwh).mean});
+      points.push_back({variant.summary(accuracy).mean, variant.summary(Metric::energy_kwh).mean});
       plotted.push_back(&variant);
     }
   }
@@ -283,6 +290,10 @@ std::string accuracy_loss_statement(const StudyStatistics& statistics) {
   return fmt::format(
       "Less accurate than the baseline \"{}\" beyond seed-to-seed variation (95% interval below 0): {}.",
       statistics.baseline, join(losers, "; "));
+}
+
+std::string_view compared_accuracy_name(const StudyStatistics& statistics) {
+  return statistics.compared_accuracy == Metric::test_accuracy ? "Test accuracy" : "Validation accuracy";
 }
 
 std::string study_limits_statement(const StudyStatistics& statistics) {

@@ -126,6 +126,29 @@ TEST(Statistics, TestAccuracyIsOverTheRunsThatHaveIt) {
   EXPECT_NEAR(base.summary(Metric::test_accuracy).mean, 0.82, 1e-12);
 }
 
+// Where every finished run has a test accuracy, the changes compare it rather than the validation accuracy;
+// one untested run is enough to fall back to validation accuracy everywhere.
+TEST(Statistics, AccuracyChangesCompareTestAccuracyWhenEveryRunHasOne) {
+  study::StudyResults results =
+      make_study({{"base", {{0.90, 1.0}, {0.90, 1.0}}}, {"bf16", {{0.70, 0.5}, {0.70, 0.5}}}});
+  const double test_accuracies[] = {0.80, 0.82, 0.85, 0.87};  // base, base, bf16, bf16
+  for (size_t run = 0; run < results.runs.size(); ++run)
+    results.runs[run].result->test_accuracy = test_accuracies[run];
+  const StudyStatistics tested = compute_statistics(results);
+  EXPECT_EQ(tested.compared_accuracy, Metric::test_accuracy);
+  EXPECT_EQ(compared_accuracy_name(tested), "Test accuracy");
+  // (0.86 - 0.81) x 100; validation accuracy would give -20.
+  EXPECT_NEAR(variant_named(tested, "bf16").accuracy_change_points->value, 5.0, 1e-9);
+  EXPECT_TRUE(tested.accuracy_losers.empty());
+  EXPECT_EQ(tested.energy_savers, std::vector<std::string>{"bf16"});
+
+  results.runs[3].result->test_accuracy.reset();
+  const StudyStatistics untested = compute_statistics(results);
+  EXPECT_EQ(untested.compared_accuracy, Metric::accuracy);
+  EXPECT_EQ(compared_accuracy_name(untested), "Validation accuracy");
+  EXPECT_NEAR(variant_named(untested, "bf16").accuracy_change_points->value, -20.0, 1e-9);
+}
+
 TEST(Statistics, PercentChangeWithDeltaMethodIntervalOnEqualSpread) {
   // Same coefficient of variation and n on both sides: the Welch-Satterthwaite df is exactly 4.
   // R = 0.9 / 1.2 = 0.75; Var(R) = 0.75^2 * 2 * (1/6)^2 / 3; half-width t(0.975, 4) * sqrt(Var(R)).

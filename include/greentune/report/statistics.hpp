@@ -62,6 +62,10 @@ struct StudyStatistics {
   std::string study;
   std::string baseline;
   std::vector<VariantStatistics> variants;  // in the study's order
+  // The accuracy the changes, the Pareto front, the savers and losers and the plots compare: the test
+  // accuracy when every finished run has one (the held-out test split, which is larger than the validation
+  // one in the studies we ship, so its intervals are narrower), else the validation accuracy.
+  study::Metric compared_accuracy = study::Metric::accuracy;
   // Variants no other variant beats on both mean accuracy (higher) and mean energy (lower), ordered by
   // mean energy, lowest first: the front's line from left to right.
   std::vector<std::string> pareto_front;
@@ -73,6 +77,9 @@ struct StudyStatistics {
 
   const VariantStatistics* find(std::string_view name) const;  // nullptr when no variant has that name
 };
+
+// "Test accuracy" or "Validation accuracy": what compared_accuracy is, for headers and axis labels.
+std::string_view compared_accuracy_name(const StudyStatistics& statistics);
 
 // Throws Error(invalid_data) when the baseline or a run's variant is not among the study's variants.
 StudyStatistics compute_statistics(const study::StudyResults& results);

@@ -73,7 +73,7 @@ std::optional<double> value_of(const train::RunResult& result) {
 }
 
 inline constexpr MetricDefinition kMetrics[] = {
-    {Metric::accuracy, "accuracy", "Accuracy (%)", 100.0, value_of<&train::RunResult::accuracy>},
+    {Metric::accuracy, "accuracy", "Validation accuracy (%)", 100.0, value_of<&train::RunResult::accuracy>},
     {Metric::f1, "f1", "F1 (%)", 100.0, value_of<&train::RunResult::f1>},
     {Metric::eval_loss, "eval_loss", "", 1.0, value_of<&train::RunResult::eval_loss>},
     {Metric::test_accuracy, "test_accuracy", "Test accuracy (%)", 100.0,

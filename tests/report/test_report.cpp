@@ -105,7 +105,8 @@ TEST(Report, WritesMarkdownWithTheNumbersStatementAndRunStatuses) {
   EXPECT_THAT(markdown, HasSubstr("bf16_mixed (energy -29.2% (95% CI"));
   EXPECT_THAT(markdown, HasSubstr("accuracy -0.10 pts"));
   // Per-variant means and sample stds (accuracy in %, energy in kWh), failed and pending runs left out.
-  EXPECT_THAT(markdown, HasSubstr("| Validation accuracy (%) | 91.00 ± 1.00 | 90.90 ± 0.14 | 86.00 ± 1.41 |"));
+  EXPECT_THAT(markdown,
+              HasSubstr("| Validation accuracy (%) | 91.00 ± 1.00 | 90.90 ± 0.14 | 86.00 ± 1.41 |"));
   EXPECT_THAT(markdown,
               HasSubstr("| Energy (kWh) | 0.01200 ± 0.00200 | 0.008500 ± 0.000707 | 0.01300 ± 0.00141 |"));
   EXPECT_THAT(markdown, HasSubstr("| Finished runs | 3 | 2 | 2 |"));

@@ -3,8 +3,8 @@
 // folder (codecarbon/data of a CodeCarbon install, or $GREENTUNE_CODECARBON_DATA): countries, US states,
 // Canadian provinces, Nordic bidding zones and Google Cloud regions, each with its public source, so that
 // greentune's emissions agree with CodeCarbon's for the same place. AWS and Azure regions, which publish no
-// figure, take their grid zone's through greentune's own map (data/cloud-region-grids.csv, compiled in).
-// Nothing is geolocated.
+// figure, take their grid zone's through greentune's own map (src/energy/cloud_region_grids.csv, compiled
+// in). Nothing is geolocated.
 
 #include <filesystem>
 #include <optional>
@@ -16,7 +16,8 @@ namespace greentune::energy {
 
 // What a zone is.
 enum class ZoneKind { world, country, us_state, ca_province, nordic_zone, cloud_region };
-std::string_view to_string(ZoneKind kind);  // "country", "us-state", ... (as data/cloud-region-grids.csv)
+std::string_view to_string(
+    ZoneKind kind);  // "country", "us-state", ... (as src/energy/cloud_region_grids.csv)
 
 // One place and its grid's carbon intensity.
 struct CarbonZone {

@@ -16,6 +16,9 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   echo "== PyTorch-Python DistilBERT step (same model, same threads)"
   /usr/bin/python3 "$(dirname "$0")/python/distilbert_step.py" "$results/python_distilbert_step.json" \
     "$results/bench_model.json"
+  echo "== greentune's CPU training step against a plain PyTorch loop (same batches, same threads)"
+  /usr/bin/python3 "$(dirname "$0")/python/step_vs_python.py" --greentune "$build_dir/greentune" \
+    --out "$results/step_vs_python.json"
 else
   echo "(skipped the PyTorch-Python comparison: run scripts/setup.sh --bench to install python3-torch)"
 fi

@@ -4,9 +4,10 @@
 # CMAKE_PREFIX_PATH or Torch_DIR, or python3 imports a pip-installed PyTorch (Colab, Kaggle: Ubuntu), whose
 # LibTorch (CUDA included) CMake then uses (torch.utils.cmake_prefix_path): there Debian's libtorch-dev, its
 # OpenBLAS and libgloo-dev are not installed. OpenBLAS with OpenMP is named explicitly: with the reference
-# BLAS a training step is about 35x slower. gnuplot-nox draws the plots of `greentune report` (run as a
-# program, not linked). openmpi-bin's mpirun launches data-parallel runs in the tests (greentune does not
-# link MPI).
+# BLAS a training step is about 35x slower. libgoogle-perftools-dev gives tcmalloc, the malloc with which a
+# CPU training step reuses the previous step's memory instead of faulting in fresh pages. gnuplot-nox draws
+# the plots of `greentune report` (run as a program, not linked). openmpi-bin's mpirun launches data-parallel
+# runs in the tests (greentune does not link MPI).
 set -euo pipefail
 
 SUDO=""
@@ -17,6 +18,7 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libboost-math-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgoogle-perftools-dev
   gnuplot-nox openmpi-bin
 )
 

@@ -28,13 +28,13 @@ libdir="/usr/lib/$multiarch"
 dev_packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libboost1.74-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libgoogle-perftools-dev
   pkgconf pkgconf-bin libpkgconf3
 )
 # The shared libraries those -dev packages link against; every library they need in turn is added below,
 # except the C and C++ runtimes, which the image has (in its own versions).
 shared_libs=(libcurl.so.4 libarchive.so.13 libssl.so.3 libcrypto.so.3 libz.so.1 libutf8proc.so.2 libfmt.so.9
-             libtomlplusplus.so.3)
+             libtomlplusplus.so.3 libtcmalloc_minimal.so.4)
 system_packages=" libc6 libstdc++6 libgcc-s1 "
 
 package_of() {  # the Debian package that owns a library file (usrmerge: try /usr/lib and /lib spellings)

@@ -212,4 +212,9 @@ UpdateOutcome apply_update(torch::optim::Optimizer& optimizer, const std::vector
   return outcome;
 }
 
+void clear_gradients(const std::vector<torch::Tensor>& parameters) {
+  for (torch::Tensor parameter : parameters)
+    parameter.mutable_grad() = torch::Tensor();
+}
+
 }  // namespace greentune::train

@@ -173,7 +173,7 @@ Trainer::StepOutcome Trainer::train_step(const data::EpochPlan& plan, size_t fir
                 fmt::format("the training loss diverged: its gradients became {}", update.grad_norm),
                 "lower --lr, keep --max-grad-norm on, or train in fp32; the last checkpoint is kept");
   }
-  optimizer_->zero_grad();
+  clear_gradients(parameters_);
   ++state_.step;
   state_.peak_step_tensor_bytes = std::max(state_.peak_step_tensor_bytes, tensor_bytes().peak);
   state_.step_seconds += seconds_since(step_started);

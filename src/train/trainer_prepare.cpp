@@ -185,8 +185,7 @@ void Trainer::measure_checkpointing_memory() {
     reset_tensor_peak();
     training_loss(tensors).backward();
     const double added_mb = static_cast<double>(tensor_bytes().peak - before) / kBytesPerMebibyte;
-    for (torch::Tensor& parameter : classifier_->parameters())
-      parameter.mutable_grad() = torch::Tensor();
+    clear_gradients(classifier_->parameters());
     model::set_rng_state(device_, rng);
     return added_mb;
   };

@@ -15,8 +15,9 @@ namespace greentune::cli {
 model::PretrainedModel ModelFlags::load() {
   const torch::Device on = model::resolve_device(device);  // fail before any work
   const model::CpuRuntime runtime = model::configure_cpu_runtime(threads);
-  log::info(fmt::format("LibTorch on {} CPU threads, BLAS {}", runtime.threads,
-                        runtime.blas.empty() ? "unknown" : runtime.blas));
+  log::info(fmt::format("LibTorch on {} CPU threads, BLAS {}, malloc {}", runtime.threads,
+                        runtime.blas.empty() ? "unknown" : runtime.blas,
+                        runtime.malloc.empty() ? "glibc's" : runtime.malloc));
   model::PretrainedOptions options;
   options.revision = revision;
   options.vocab = vocab;

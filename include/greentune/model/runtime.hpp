@@ -12,6 +12,9 @@ struct CpuRuntime {
   int threads = 0;        // intra-op threads in use
   std::string blas;       // the BLAS library the process loaded, resolved through symlinks
   bool fast_blas = true;  // false: the reference BLAS, about 35x slower for a training step
+  // The malloc library the process loaded instead of glibc's (tcmalloc, which reuses the memory a training
+  // step frees for the next step); empty: glibc's.
+  std::string malloc;
 };
 
 // The CPUs this process may run on: its affinity mask, which taskset, cgroup cpusets and SLURM's
@@ -19,9 +22,8 @@ struct CpuRuntime {
 std::vector<int> allowed_cpus();
 
 // Sets LibTorch's thread count (threads <= 0: one per allowed CPU; LibTorch 1.13 defaults to 1),
-// raises glibc's mmap threshold to 32 MiB (activation buffers are reused instead of mapped and unmapped
-// on every step: half the page faults), and reports which BLAS is loaded, warning when it is the slow
-// reference implementation.
+// reports which malloc is loaded (under glibc's it raises the mmap threshold to 32 MiB) and which BLAS,
+// warning when it is the slow reference implementation.
 CpuRuntime configure_cpu_runtime(int threads);
 
 // How many times as long a (256 x 768) x (768 x 768) matrix product (BERT-base's width) takes in bf16 as

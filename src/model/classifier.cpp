@@ -106,7 +106,7 @@ torch::Tensor self_attention(const torch::Tensor& q, const torch::Tensor& k, con
     context = compat::library_attention(queries, keys, values, key_mask, applied_dropout);
   } else {
     // The queries scaled rather than the scores, as DistilBERT does: T/D times fewer multiplications
-    // forward and backward (and the same numbers where the scale is a power of two, D = 64).
+    // forward and backward (and the same numbers where the scale is a power of two: D = 16, 64, 256).
     const double scale = 1.0 / std::sqrt(static_cast<double>(head_size));
     torch::Tensor scores = torch::matmul(queries * scale, keys.transpose(-2, -1));  // (B, H, T, T)
     scores = scores.masked_fill(key_mask.logical_not(), lowest_finite(scores.scalar_type()));

@@ -63,7 +63,6 @@ demo-run: cli
 	@echo "$(DEMO_REPORT_NOTE)"
 
 bench: build
-	bash scripts/setup.sh --bench
 	bash bench/run.sh $(BUILD_DIR)
 
 clean:

@@ -206,7 +206,7 @@ class DemoEpochBenchmarks {
     state.counters["peak_rss_mb"] = result.peak_memory_mb;
     state.counters["train_seconds"] = result.train_seconds;
     state.counters["threads"] = threads_;
-    state.counters["joules_per_sample"] = result.joules_per_sample;
+    state.counters["joules_per_sample"] = result.joules_per_sample.value_or(0.0);
     state.counters["energy_kwh"] = result.energy_kwh;
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one JSON file per program under <build>/bench-results/.
 # Inputs (IMDB, the BERT vocab) come from $GREENTUNE_SHARED_DIR (default ../shared). The PyTorch-Python
-# comparison runs when Debian's python3-torch is installed (scripts/setup.sh --bench).
+# comparison runs when Debian's python3-torch is installed (scripts/setup.sh installs it).
 set -euo pipefail
 build_dir=${1:-build}
 results="$build_dir/bench-results"
@@ -20,6 +20,6 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   /usr/bin/python3 "$(dirname "$0")/python/step_vs_python.py" --greentune "$build_dir/greentune" \
     --out "$results/step_vs_python.json"
 else
-  echo "(skipped the PyTorch-Python comparison: run scripts/setup.sh --bench to install python3-torch)"
+  echo "(skipped the PyTorch-Python comparison: run scripts/setup.sh to install python3-torch)"
 fi
 echo "results: $results/"

@@ -37,8 +37,10 @@ else
   echo "setup: LibTorch: Debian's libtorch-dev (unless CMake is given Torch_DIR or CMAKE_PREFIX_PATH)"
 fi
 
-# `setup.sh --bench` also installs Debian's PyTorch for Python, which bench/run.sh compares against.
-if [ "${1:-}" = "--bench" ] && [ -z "$pip_torch" ]; then
+# Debian's PyTorch for Python (where python3 has none): the example study's external variant
+# (configs/demo-external.toml, bench/python/finetune.py) runs with it in the tests, and bench/run.sh compares
+# greentune against it.
+if [ -z "$pip_torch" ]; then
   packages+=(python3-torch)
 fi
 # `setup.sh --fuzz`: clang with libFuzzer and the sanitizer runtimes, for `make sanitize` and `make fuzz`.

@@ -76,6 +76,17 @@ class DistilBertClassifier(nn.Module):
         return self.classifier(pooled)
 
 
+def padded_batch(ids, labels, indices):
+    """input_ids (B, T) padded with 0 to the batch's longest member, attention_mask (B, T), labels (B)."""
+    length = max(len(ids[i]) for i in indices)
+    input_ids = torch.zeros((len(indices), length), dtype=torch.long)
+    mask = torch.zeros((len(indices), length), dtype=torch.long)
+    for row, index in enumerate(indices):
+        input_ids[row, :len(ids[index])] = torch.tensor(ids[index])
+        mask[row, :len(ids[index])] = 1
+    return input_ids, mask, torch.tensor([labels[i] for i in indices])
+
+
 def main():
     args, device = epoch_common.start(torch, __doc__.split("\n")[0])
     torch.manual_seed(args.seed)

@@ -16,7 +16,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from eager_epoch import DistilBertClassifier
+from eager_epoch import DistilBertClassifier, padded_batch
 
 
 def parse_args():
@@ -55,19 +55,10 @@ def main():
     total = len(batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (total - step) / total))
 
-    def make_batch(indices):
-        length = max(len(ids[i]) for i in indices)
-        input_ids = torch.zeros((len(indices), length), dtype=torch.long)
-        mask = torch.zeros((len(indices), length), dtype=torch.long)
-        for row, index in enumerate(indices):
-            input_ids[row, :len(ids[index])] = torch.tensor(ids[index])
-            mask[row, :len(ids[index])] = 1
-        return input_ids, mask, torch.tensor([labels[i] for i in indices])
-
     losses = []
     started = time.perf_counter()
     for indices in batches:
-        input_ids, mask, label = make_batch(indices)
+        input_ids, mask, label = padded_batch(ids, labels, indices)
         loss = F.cross_entropy(model(input_ids, mask), label)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)

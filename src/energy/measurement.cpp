@@ -66,4 +66,20 @@ void to_json(nlohmann::json& json, const Measurement& measurement) {
           {"components", measurement.components}};
 }
 
+void add_method(nlohmann::json& methods, std::string_view component, std::string_view method) {
+  nlohmann::json& entry = methods[std::string(component)];
+  if (entry.is_null()) {
+    entry = method;
+  } else if (entry.get<std::string>().find(method) == std::string::npos) {
+    entry = entry.get<std::string>() + " + " + std::string(method);
+  }
+}
+
+nlohmann::json methods_of(const Measurement& measurement) {
+  nlohmann::json methods = nlohmann::json::object();
+  for (const ComponentEnergy& energy : measurement.components)
+    add_method(methods, to_string(energy.component), to_string(energy.method));
+  return methods;
+}
+
 }  // namespace greentune::energy

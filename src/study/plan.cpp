@@ -151,7 +151,7 @@ class StudyFileReader {
 // base with overrides applied: a key already in base is replaced in place, a new one appended.
 Variant make_variant(std::string name, const std::vector<Setting>& base,
                      const std::vector<Setting>& overrides, int line) {
-  Variant variant{std::move(name), base, {}, line};
+  Variant variant{std::move(name), base, {}, line, std::nullopt};
   for (const Setting& override_setting : overrides) {
     const auto in_base = std::find_if(variant.settings.begin(), variant.settings.end(),
                                       [&](const Setting& s) { return s.key == override_setting.key; });
@@ -163,6 +163,50 @@ Variant make_variant(std::string name, const std::vector<Setting>& base,
       variant.overrides[override_setting.key] = override_setting.text;
     }
   }
+  return variant;
+}
+
+// A [[variant]] with a command: [base]'s settings, its command and the keys of its results file.
+Variant make_external_variant(const StudyFileReader& reader, std::string name, const toml::table& table,
+                              const std::vector<Setting>& base, int line) {
+  Variant variant{std::move(name), base, {}, line, ExternalCommand{}};
+  ExternalCommand& external = *variant.external;
+  for (const auto& [key_name, node] : table) {
+    const std::string_view key = key_name.str();
+    if (key == "name")
+      continue;
+    if (key == "command") {
+      const auto* words = node.as_array();
+      if (words == nullptr || words->empty() || !words->is_homogeneous(toml::node_type::string))
+        reader.fail(node, key, "expected a non-empty list of strings: the program and its arguments",
+                    "write e.g. command = [\"python3\", \"train.py\", \"--seed\", \"{seed}\"]");
+      for (const auto& word : *words)
+        external.command.push_back(word.as_string()->get());
+      continue;
+    }
+    const auto known = std::find_if(std::begin(kExternalCommandKeys), std::end(kExternalCommandKeys),
+                                    [&](const ExternalCommandKey& entry) { return entry.key == key; });
+    if (known == std::end(kExternalCommandKeys)) {
+      std::vector<std::string_view> keys = {"name", "command"};
+      for (const ExternalCommandKey& entry : kExternalCommandKeys)
+        keys.push_back(entry.key);
+      reader.fail(node, key, "is not a key of a variant with a command (it runs no greentune train)",
+                  fmt::format("pass the command's own options in command, {{KEY}} for [base]'s value of KEY; "
+                              "such a variant takes {}",
+                              fmt::join(keys, ", ")));
+    }
+    if (!node.is_string() || node.as_string()->get().empty())
+      reader.fail(node, key, "expected a non-empty string", fmt::format("write e.g. {} = \"...\"", key));
+    external.*(known->field) = node.as_string()->get();
+  }
+  const std::filesystem::path results_file(external.results_file);
+  if (results_file.is_absolute() ||
+      std::any_of(results_file.begin(), results_file.end(), [](const auto& part) { return part == ".."; })) {
+    reader.fail(*table.get("results-file"), "results-file",
+                fmt::format("\"{}\" is not inside the run directory", external.results_file),
+                "name the file relative to the run directory the command writes into ({run_dir})");
+  }
+  variant.overrides["command"] = fmt::format("{}", fmt::join(external.command, " "));
   return variant;
 }
 
@@ -291,9 +335,18 @@ StudyPlan read_study_file(const std::filesystem::path& file) {
       const toml::node* name = table.get("name");
       if (name == nullptr || !name->is_string() || name->as_string()->get().empty())
         reader.fail(element, "name", "a variant needs a name", "add name = \"...\" to the [[variant]]");
-      add_variant(make_variant(name->as_string()->get(), base, reader.settings_of(table, "name"),
-                               static_cast<int>(element.source().begin.line)),
-                  *name);
+      const int line = static_cast<int>(element.source().begin.line);
+      if (table.contains("command")) {
+        add_variant(make_external_variant(reader, name->as_string()->get(), table, base, line), *name);
+      } else {
+        for (const ExternalCommandKey& entry : kExternalCommandKeys) {
+          if (const toml::node* stray = table.get(entry.key))
+            reader.fail(*stray, entry.key, "belongs to a variant with a command, and this one has none",
+                        "add command = [...] or remove the key");
+        }
+        add_variant(make_variant(name->as_string()->get(), base, reader.settings_of(table, "name"), line),
+                    *name);
+      }
     }
   }
   if (grid != nullptr) {

@@ -92,19 +92,10 @@ double RunEnergy::recent_watts(double run_total_j) {
   return watts;
 }
 
-void add_method(nlohmann::json& methods, std::string_view component, std::string_view method) {
-  nlohmann::json& entry = methods[std::string(component)];
-  if (entry.is_null()) {
-    entry = method;
-  } else if (entry.get<std::string>().find(method) == std::string::npos) {
-    entry = entry.get<std::string>() + " + " + std::string(method);
-  }
-}
-
 nlohmann::json RunEnergy::methods() const {
   nlohmann::json methods = nlohmann::json::object();
   for (const auto& counter : metering_.meter->counters())
-    add_method(methods, energy::to_string(counter.component), energy::to_string(counter.method));
+    energy::add_method(methods, energy::to_string(counter.component), energy::to_string(counter.method));
   return methods;
 }
 

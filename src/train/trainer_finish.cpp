@@ -35,7 +35,7 @@ void Trainer::add_ranks_energy(RunResult& result, const std::vector<std::string>
     result.peak_memory_mb = std::max(result.peak_memory_mb, rank.peak_memory_mb);
     result.peak_tensor_memory_mb = std::max(result.peak_tensor_memory_mb, rank.peak_tensor_memory_mb);
     for (const auto& [component, method] : energy.methods.items())
-      add_method(result.energy_methods, component, method.get<std::string>());
+      energy::add_method(result.energy_methods, component, method.get<std::string>());
   }
   if (world_ > 1)
     result.ranks = ranks;

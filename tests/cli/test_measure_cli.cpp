@@ -26,17 +26,6 @@ size_t field_count(const std::string& line) {
   return static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;  // no quoted commas here
 }
 
-// A powercap tree with one package and a dram zone whose counters do not move: RAPL is found and used.
-void write_powercap(const std::filesystem::path& root) {
-  for (const auto& [zone, name] :
-       {std::pair{"intel-rapl:0", "package-0"}, std::pair{"intel-rapl:0/intel-rapl:0:0", "dram"}}) {
-    std::filesystem::create_directories(root / zone);
-    write_text(root / zone / "name", std::string(name) + "\n");
-    write_text(root / zone / "energy_uj", "1000\n");
-    write_text(root / zone / "max_energy_range_uj", "262143328850\n");
-  }
-}
-
 // --country needs CodeCarbon's data folder: the one in ../shared.
 std::string codecarbon_data_environment(const std::filesystem::path& shared) {
   return "GREENTUNE_CODECARBON_DATA='" + (shared / "data/energy-reference/codecarbon").string() + "' ";

@@ -75,6 +75,94 @@ TEST(StudyCli, RunsEveryVariantAndSeedAndWritesResultsAndTheReport) {
   EXPECT_THAT(again.out, HasSubstr("0 trained now, 4 already done, 0 failed"));
 }
 
+// A study with a command of the user's beside greentune's own runs: the command's accuracy and eval loss
+// come from the all_results.json it writes, its energy as `greentune measure` measures it (the fake NVML's
+// 70 W GPU), and a finished run is not run again.
+TEST(StudyCli, AnExternalCommandIsMeasuredBesideGreentunesRunsAndNotRunAgain) {
+  TempDir dir;
+  write_study(dir, 1);
+  std::string study = read_text(dir / "study.toml");
+  study.replace(study.find("[base]\n"), 7, "[base]\ncarbon-intensity = 100\n");
+  study += "[[variant]]\nname = \"script\"\ncommand = [\"sh\", \"-c\", \"echo ran {seed} >> '" +
+           (dir / "ran.log").string() +
+           "'; sleep 0.5; printf '{{\\\"eval_accuracy\\\": 0.{seed}5, \\\"eval_loss\\\": 0.625, "
+           "\\\"train_samples\\\": 72}}' > {run_dir}/all_results.json\"]\n";
+  write_text(dir / "study.toml", study);
+  write_powercap(dir / "powercap");
+  const std::string environment = "GREENTUNE_NVML_LIB='" + std::string(GREENTUNE_FAKE_NVML_PATH) +
+                                  "' GREENTUNE_POWERCAP_ROOT='" + (dir / "powercap").string() + "' ";
+  const std::string command =
+      "-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'";
+  const CommandResult result = run_cli(command, {}, environment);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("6 trained now, 0 already done, 0 failed"));
+  EXPECT_EQ(read_text(dir / "ran.log"), "ran 1\nran 2\n");
+
+  const auto results = nlohmann::json::parse(read_text(dir / "out/results.json"));
+  ASSERT_EQ(results.at("runs").size(), 6u);
+  for (const uint64_t seed : {1, 2}) {
+    const auto& run = results.at("runs").at(3 + seed);
+    EXPECT_EQ(run.at("variant"), "script");
+    EXPECT_EQ(run.at("status"), "done") << run.dump();
+    const auto& metrics = run.at("result");
+    EXPECT_DOUBLE_EQ(metrics.at("accuracy").get<double>(), seed == 1 ? 0.15 : 0.25);
+    EXPECT_EQ(metrics.at("eval_loss"), 0.625);
+    EXPECT_TRUE(metrics.at("f1").is_null());
+    const std::filesystem::path run_dir = dir / "out" / run.at("run_dir").get<std::string>();
+    const auto energy = nlohmann::json::parse(read_text(run_dir / "energy.json"));
+    const auto& window = energy.at("windows").at(0);
+    EXPECT_EQ(metrics.at("train_seconds"), window.at("duration_s"));
+    EXPECT_GE(window.at("duration_s").get<double>(), 0.5);
+    // The power-only fake GPU draws 70 W through the command's run, within the last 100 ms sample.
+    const auto& gpu = window.at("components").at(1);
+    EXPECT_EQ(gpu.at("method"), "nvml-power-integrated");
+    EXPECT_NEAR(gpu.at("joules").get<double>(), 70.0 * window.at("duration_s").get<double>(),
+                70.0 * 0.1 + 1e-9);
+    EXPECT_EQ(metrics.at("energy_kwh"), window.at("kwh"));
+    EXPECT_DOUBLE_EQ(metrics.at("joules_per_sample").get<double>(),
+                     window.at("total_j").get<double>() / 72.0);
+    EXPECT_DOUBLE_EQ(metrics.at("co2_kg").get<double>(), window.at("kwh").get<double>() * 0.1);  // 100 g/kWh
+    EXPECT_EQ(metrics.at("energy_methods").at("gpu"), "nvml-energy-counter + nvml-power-integrated");
+  }
+  const std::string csv = read_text(dir / "out/results.csv");
+  EXPECT_THAT(csv, HasSubstr("variant,seed,status,command,lr,optimizer,accuracy,"));
+  EXPECT_THAT(csv, HasSubstr("script,1,done,\"sh -c echo ran"));
+  EXPECT_THAT(read_text(dir / "out/report.md"), HasSubstr("script"));
+
+  const CommandResult again = run_cli(command, {}, environment);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 trained now, 6 already done, 0 failed"));
+  EXPECT_EQ(read_text(dir / "ran.log"), "ran 1\nran 2\n");
+}
+
+TEST(StudyCli, AFailingExternalCommandIsAFailedRunAndAnUnknownPlaceholderStopsTheStudyFirst) {
+  TempDir dir;
+  write_study(dir, 1);
+  const std::string study = read_text(dir / "study.toml");
+  write_text(dir / "failing.toml", study +
+                                       "[[variant]]\nname = \"script\"\n"
+                                       "command = [\"sh\", \"-c\", \"echo Traceback; exit 1\"]\n");
+  const CommandResult failing = run_cli("-q study '" + (dir / "failing.toml").string() + "' --output '" +
+                                            (dir / "failing").string() + "' --set carbon-intensity=100",
+                                        {}, "");
+  EXPECT_NE(failing.exit_code, 0);
+  const auto results = nlohmann::json::parse(read_text(dir / "failing/results.json"));
+  const auto& script = results.at("runs").at(4);
+  EXPECT_EQ(script.at("status"), "failed");
+  EXPECT_THAT(script.at("error").get<std::string>(),
+              HasSubstr("exited with status 1; its output ended with:\n    Traceback"));
+  EXPECT_EQ(results.at("runs").at(0).at("status"), "done");  // greentune's runs went on
+
+  write_text(dir / "typo.toml",
+             study + "[[variant]]\nname = \"script\"\ncommand = [\"train.py\", \"{dta}\"]\n");
+  const CommandResult typo =
+      run_cli("-q study '" + (dir / "typo.toml").string() + "' --output '" + (dir / "typo").string() + "'");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("typo.toml:20: variant \"script\""));
+  EXPECT_THAT(typo.err, HasSubstr("{dta}"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "typo/runs/base-seed1/result.json"));
+}
+
 TEST(StudyCli, BadOptionsAreReportedWithTheStudyFileLineBeforeAnyRun) {
   TempDir dir;
   write_study(dir, 1);

@@ -172,6 +172,56 @@ TEST(StudyPlan, NonAsciiOutsideStringsIsAParseErrorAtItsLineAndColumn) {
   EXPECT_EQ(plan.variants[2].name, "x\xC3\xA9");
 }
 
+TEST(StudyPlan, AVariantWithACommandKeepsBaseSettingsAndTheResultsKeys) {
+  testing::TempDir dir;
+  const StudyPlan plan = plan_of(dir, R"([base]
+max-length = 128
+country = "FRA"
+[[variant]]
+name = "greentune"
+[[variant]]
+name = "hf-trainer"
+command = ["python3", "train.py", "--seed", "{seed}"]
+accuracy-key = "eval_acc"
+)");
+  ASSERT_EQ(plan.variants.size(), 2u);
+  EXPECT_FALSE(plan.variants[0].external.has_value());
+  const Variant& hf = plan.variants[1];
+  ASSERT_TRUE(hf.external.has_value());
+  EXPECT_EQ(hf.external->command, (std::vector<std::string>{"python3", "train.py", "--seed", "{seed}"}));
+  EXPECT_EQ(hf.external->accuracy_key, "eval_acc");
+  EXPECT_EQ(hf.external->eval_loss_key, "eval_loss");  // the Hugging Face Trainer's keys by default
+  EXPECT_EQ(hf.external->results_file, "all_results.json");
+  ASSERT_NE(find(hf, "country"), nullptr);  // [base]'s energy options measure it too
+  EXPECT_EQ(hf.overrides,
+            (std::map<std::string, std::string>{{"command", "python3 train.py --seed {seed}"}}));
+  EXPECT_EQ(hf.line, 6);  // its [[variant]] header
+}
+
+TEST(StudyPlan, AVariantWithACommandRefusesTrainOptionsAndResultsFilesOutsideItsRun) {
+  testing::TempDir dir;
+  const Error train_option = error_of(dir, R"([[variant]]
+name = "hf"
+command = ["python3", "train.py"]
+lr = 0.001
+)");
+  EXPECT_EQ(train_option.code(), ErrorCode::usage);
+  EXPECT_THAT(train_option.what(), HasSubstr("study.toml:4: key \"lr\""));
+  EXPECT_THAT(train_option.what(), HasSubstr("{KEY}"));
+  EXPECT_THAT(error_of(dir, "[[variant]]\nname = \"hf\"\ncommand = []\n").what(),
+              HasSubstr("study.toml:3: key \"command\": expected a non-empty list of strings"));
+  EXPECT_THAT(error_of(dir, "[[variant]]\nname = \"hf\"\ncommand = [\"x\", 1]\n").what(),
+              HasSubstr("key \"command\""));
+  EXPECT_THAT(
+      error_of(dir, "[[variant]]\nname = \"hf\"\ncommand = [\"x\"]\nresults-file = \"../r.json\"\n").what(),
+      HasSubstr("study.toml:4: key \"results-file\": \"../r.json\" is not inside the run directory"));
+  EXPECT_THAT(
+      error_of(dir, "[[variant]]\nname = \"hf\"\ncommand = [\"x\"]\nresults-file = \"/tmp/r.json\"\n").what(),
+      HasSubstr("is not inside the run directory"));
+  EXPECT_THAT(error_of(dir, "[[variant]]\nname = \"plain\"\naccuracy-key = \"acc\"\n").what(),
+              HasSubstr("study.toml:3: key \"accuracy-key\": belongs to a variant with a command"));
+}
+
 TEST(OptionFile, AFileOverOneMebibyteIsRefusedUnread) {
   testing::TempDir dir;
   testing::write_text(dir / "train.toml", "# " + std::string(kMaxOptionFileBytes, 'x') + "\nlr = 1\n");

@@ -96,6 +96,16 @@ void write_text(const fs::path& path, const std::string& contents) {
   }
 }
 
+void write_powercap(const std::filesystem::path& root) {
+  for (const auto& [zone, name] :
+       {std::pair{"intel-rapl:0", "package-0"}, std::pair{"intel-rapl:0/intel-rapl:0:0", "dram"}}) {
+    std::filesystem::create_directories(root / zone);
+    write_text(root / zone / "name", std::string(name) + "\n");
+    write_text(root / zone / "energy_uj", "1000\n");
+    write_text(root / zone / "max_energy_range_uj", "262143328850\n");
+  }
+}
+
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream contents;

@@ -75,6 +75,8 @@ class SmallDisk {
 };
 
 void write_text(const std::filesystem::path& path, const std::string& contents);
+// A powercap tree with one package and a dram zone whose counters do not move: RAPL is found and used.
+void write_powercap(const std::filesystem::path& root);
 std::string read_text(const std::filesystem::path& path);
 // Each line of a JSON-lines file (metrics.jsonl) parsed.
 std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path);

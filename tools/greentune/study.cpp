@@ -1,5 +1,6 @@
 // `greentune study FILE [--output DIR]`: every variant x seed of a study file trained one after another
-// into DIR/runs/<variant>-seed<k>/, resumable at any moment; DIR/results.{csv,json} and the report.
+// into DIR/runs/<variant>-seed<k>/ (a variant with a command: that command run and measured there),
+// resumable at any moment; DIR/results.{csv,json} and the report.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "greentune/core/log.hpp"
 #include "greentune/model/device.hpp"
 #include "greentune/report/report.hpp"
+#include "greentune/study/external_run.hpp"
 #include "greentune/study/runner.hpp"
 #include "greentune/train/trainer.hpp"
 
@@ -43,23 +45,39 @@ std::vector<study::Setting> settings_from_flags(const std::vector<std::string>& 
   return settings;
 }
 
+// The variant's settings with the command line's --set over them.
+std::vector<study::Setting> merged_settings(const study::Variant& variant,
+                                            const std::vector<study::Setting>& command_line) {
+  std::vector<study::Setting> settings;
+  for (const study::Setting& setting : variant.settings) {
+    const bool replaced = std::any_of(command_line.begin(), command_line.end(),
+                                      [&](const study::Setting& given) { return given.key == setting.key; });
+    if (!replaced)
+      settings.push_back(setting);
+  }
+  settings.insert(settings.end(), command_line.begin(), command_line.end());
+  return settings;
+}
+
 // The trainer's options of one run: the defaults with the variant's settings and the command line's
 // --set over them, read through the train option table as `greentune train --config` reads a file, then
-// validated; errors name the study file's line and key.
+// validated (but for an external variant, which takes only their energy and carbon options); errors name
+// the study file's line and key.
 train::TrainOptions run_options(const study::StudyPlan& plan, const study::Variant& variant,
                                 const std::vector<study::Setting>& command_line, uint64_t seed,
                                 const std::filesystem::path& run_dir) {
   train::TrainOptions options;
-  for (const study::Setting& setting : variant.settings) {
-    const bool replaced = std::any_of(command_line.begin(), command_line.end(),
-                                      [&](const study::Setting& given) { return given.key == setting.key; });
-    if (!replaced) {
-      apply_setting(options, setting,
-                    fmt::format("{}:{}: key \"{}\"", plan.file.string(), setting.line, setting.key));
-    }
+  for (const study::Setting& setting : merged_settings(variant, command_line)) {
+    apply_setting(options, setting,
+                  setting.line == 0
+                      ? "--set " + setting.key
+                      : fmt::format("{}:{}: key \"{}\"", plan.file.string(), setting.line, setting.key));
   }
-  for (const study::Setting& setting : command_line)
-    apply_setting(options, setting, "--set " + setting.key);
+  if (variant.external) {
+    // Its command's {KEY}s are checked here too, before any run starts.
+    study::external_command_line(plan, variant, merged_settings(variant, command_line), seed, run_dir);
+    return options;
+  }
   options.seed = seed;
   options.output = run_dir;
   options.resume = true;  // a run the study started before continues from its checkpoint
@@ -96,6 +114,11 @@ void run_study_command(const StudyFlags& flags) {
       plan, study_dir,
       [&](const study::Variant& variant, uint64_t seed, const std::filesystem::path& run_dir) {
         const train::TrainOptions options = run_options(plan, variant, command_line, seed, run_dir);
+        if (variant.external) {
+          study::run_external(plan, variant, merged_settings(variant, command_line), options.metering, seed,
+                              run_dir);
+          return;
+        }
         try {
           train::train(options);
         } catch (const Error&) {
@@ -107,7 +130,7 @@ void run_study_command(const StudyFlags& flags) {
       },
       shard,
       [&](const study::Variant& variant) -> std::optional<std::string> {
-        if (!plan.skip_emulated_bf16)
+        if (!plan.skip_emulated_bf16 || variant.external)
           return std::nullopt;
         const train::TrainOptions options =
             run_options(plan, variant, command_line, plan.seeds.front(), study_dir / "runs" / "check");

@@ -42,7 +42,7 @@ void run_train(const TrainFlags& flags, int group_timeout_s) {
   fmt::print(
       "steps          {}\ntrain_seconds  {:.1f}\naccuracy       {:.4f}\nf1             {:.4f}\neval_loss     "
       " {:.4f}\n",
-      result.steps, result.train_seconds, result.accuracy, result.f1, result.eval_loss);
+      result.steps, result.train_seconds, result.accuracy, result.f1.value_or(0.0), result.eval_loss);
   if (result.test_accuracy)
     fmt::print("test_accuracy  {:.4f}\n", *result.test_accuracy);
   fmt::print("energy_kwh     {:.6f}\nco2_kg         {:.6f}\n", result.energy_kwh, result.co2_kg);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "greentune/energy/energy_counter.hpp"
@@ -37,5 +38,11 @@ void to_json(nlohmann::json& json, const ComponentEnergy& energy);
 void to_json(nlohmann::json& json, const Measurement& measurement);
 
 constexpr double kJoulesPerKwh = 3.6e6;
+
+// Adds "component": "method" to methods ("gpu": "nvml-energy-counter"); a component measured several
+// ways lists each method once ("nvml-energy-counter + nvml-power-integrated").
+void add_method(nlohmann::json& methods, std::string_view component, std::string_view method);
+// How each component of measurement was measured, as add_method lists them.
+nlohmann::json methods_of(const Measurement& measurement);
 
 }  // namespace greentune::energy

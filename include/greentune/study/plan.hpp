@@ -18,10 +18,15 @@
 //   precision = "bf16"
 //   [grid]                            # the product of the lists, one variant per combination
 //   optimizer = ["adamw", "sgd"]
+//   [[variant]]                       # a command of the user's instead of greentune train
+//   name = "hf-trainer"
+//   command = ["python3", "train.py", "--seed", "{seed}", "--output_dir", "{run_dir}", "--data", "{data}"]
+//   results-file = "all_results.json" # see ExternalCommand for its keys
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +45,48 @@ struct Setting {
   int line = 0;                        // in the study file
 };
 
+// A variant that runs a command of the user's instead of `greentune train` (a Hugging Face Trainer script,
+// say), measured as `greentune measure` measures a command, with its metrics read from a JSON file the
+// command writes. In the command, {seed} is the run's seed, {run_dir} its directory, and {KEY} the value
+// [base] or --set gives the train option KEY ({data}, {max-length}); {{ and }} are literal braces.
+struct ExternalCommand {
+  std::vector<std::string> command;
+  // The JSON object the command writes, relative to the run directory, and the keys of the metrics in it:
+  // the Hugging Face Trainer's all_results.json by default. Accuracy and eval loss (on validation data)
+  // must be there; F1, the test split's accuracy and the counts of examples may be.
+  std::string results_file = "all_results.json";
+  std::string accuracy_key = "eval_accuracy";  // a fraction in [0, 1]
+  std::string eval_loss_key = "eval_loss";
+  std::string f1_key = "eval_f1";
+  std::string test_accuracy_key = "test_accuracy";  // the Trainer's evaluate(metric_key_prefix="test")
+  std::string train_samples_key = "train_samples";
+  std::string eval_samples_key = "eval_samples";
+};
+
+// The study file's keys of an ExternalCommand's strings, each with its field: the one list of them.
+struct ExternalCommandKey {
+  std::string_view key;
+  std::string ExternalCommand::*field;
+};
+inline const ExternalCommandKey kExternalCommandKeys[] = {
+    {"results-file", &ExternalCommand::results_file},
+    {"accuracy-key", &ExternalCommand::accuracy_key},
+    {"eval-loss-key", &ExternalCommand::eval_loss_key},
+    {"f1-key", &ExternalCommand::f1_key},
+    {"test-accuracy-key", &ExternalCommand::test_accuracy_key},
+    {"train-samples-key", &ExternalCommand::train_samples_key},
+    {"eval-samples-key", &ExternalCommand::eval_samples_key},
+};
+
 struct Variant {
   std::string name;
-  std::vector<Setting> settings;                 // [base] with this variant's overrides applied
-  std::map<std::string, std::string> overrides;  // key -> text, where it differs from [base]
+  // [base] with this variant's overrides applied; an external variant's are [base]'s (its energy and
+  // carbon options, and the values of its command's {KEY}s).
+  std::vector<Setting> settings;
+  // key -> text, where it differs from [base]; an external variant's is its command ("command" -> text).
+  std::map<std::string, std::string> overrides;
   int line = 0;
+  std::optional<ExternalCommand> external;
 };
 
 struct StudyPlan {

@@ -74,7 +74,7 @@ std::optional<double> value_of(const train::RunResult& result) {
 
 inline constexpr MetricDefinition kMetrics[] = {
     {Metric::accuracy, "accuracy", "Validation accuracy (%)", 100.0, value_of<&train::RunResult::accuracy>},
-    {Metric::f1, "f1", "F1 (%)", 100.0, value_of<&train::RunResult::f1>},
+    {Metric::f1, "f1", "F1 (%)", 100.0, [](const train::RunResult& result) { return result.f1; }},
     {Metric::eval_loss, "eval_loss", "", 1.0, value_of<&train::RunResult::eval_loss>},
     {Metric::test_accuracy, "test_accuracy", "Test accuracy (%)", 100.0,
      [](const train::RunResult& result) { return result.test_accuracy; }},
@@ -87,7 +87,7 @@ inline constexpr MetricDefinition kMetrics[] = {
     {Metric::energy_kwh, "energy_kwh", "Energy (kWh)", 1.0, value_of<&train::RunResult::energy_kwh>},
     {Metric::co2_kg, "co2_kg", "CO2 (g)", 1000.0, value_of<&train::RunResult::co2_kg>},
     {Metric::joules_per_sample, "joules_per_sample", "Energy per sample (J)", 1.0,
-     value_of<&train::RunResult::joules_per_sample>},
+     [](const train::RunResult& result) { return result.joules_per_sample; }},
     {Metric::peak_memory_mb, "peak_memory_mb", "Peak memory (MiB)", 1.0,
      value_of<&train::RunResult::peak_memory_mb>},
     {Metric::skipped_steps, "skipped_steps", "", 1.0, value_of<&train::RunResult::skipped_steps>},

@@ -44,10 +44,6 @@ struct EnergyForecast {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EnergyForecast, from_steps, total_steps, kwh, co2_kg)
 
-// Adds "component": "method" to methods ("gpu": "nvml-energy-counter"); a component measured several
-// ways lists each method once ("nvml-energy-counter + nvml-power-integrated").
-void add_method(nlohmann::json& methods, std::string_view component, std::string_view method);
-
 // What one rank measured of the run in this process, sent to rank 0 at the end.
 struct RankEnergy {
   int rank = 0;

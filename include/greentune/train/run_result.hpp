@@ -62,7 +62,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RankSummary, rank, host, threads, peak_memory
 struct RunResult {
   // The last evaluation (on the validation data).
   double accuracy = 0.0;
-  double f1 = 0.0;                         // macro-F1
+  std::optional<double> f1;                // macro-F1; an external run's results file may lack it
   double eval_loss = 0.0;                  // mean cross-entropy, nats per example
   size_t n = 0;                            // examples evaluated
   BestEvaluation best;                     // the evaluation with the highest accuracy
@@ -87,7 +87,9 @@ struct RunResult {
   double eval_kwh = 0.0;  // the part of energy_kwh spent in evaluations
   double co2_kg = 0.0;
   double average_w = 0.0;
-  double joules_per_sample = 0.0;                            // energy_kwh in joules per train_samples
+  // energy_kwh in joules per train_samples; empty for an external run that does not say how many it trained
+  // on
+  std::optional<double> joules_per_sample;
   nlohmann::json energy_methods = nlohmann::json::object();  // how each component was measured, every rank's
   std::optional<EnergyForecast> energy_forecast;             // made after the first epoch of a run of several
   CarbonSource carbon;
@@ -107,7 +109,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunResult, accuracy, f1, eval_loss, n, best, 
 // result.json with every optional field filled and one rank: the shape a read result.json is checked against.
 inline nlohmann::json json_shape(std::type_identity<RunResult>) {
   RunResult result;
+  result.f1 = 0.0;
   result.test_accuracy = 0.0;
+  result.joules_per_sample = 0.0;
   result.test.emplace();
   result.checkpointing_memory.emplace();
   result.energy_forecast.emplace();

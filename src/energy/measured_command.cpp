@@ -1,0 +1,42 @@
+#include "greentune/energy/measured_command.hpp"
+
+#include "greentune/core/files.hpp"
+#include "greentune/core/log.hpp"
+#include "greentune/energy/meter.hpp"
+
+namespace greentune::energy {
+
+MeasuredCommand measure_command(const std::vector<std::string>& command, const MeteringOptions& options,
+                                const std::filesystem::path& output_dir, const RunIdentity& identity,
+                                const ChildOptions& child) {
+  greentune::create_directories(output_dir, "pass an output directory that can be written");
+  Metering metering = start_metering(options);
+  for (const std::string& note : metering.notes)
+    log::info(note);
+  MeasuredCommand measured;
+  metering.meter->begin("run");
+  measured.exit = run_child(command, child);
+  measured.run = metering.meter->end("run");
+  measured.machine = metering.machine;
+  measured.carbon = metering.carbon;
+  measured.notes = metering.notes;
+  measured.counter_failures = metering.meter->failures();
+  measured.row = make_emissions_row(measured.run, metering.machine, metering.carbon, identity);
+  append_emissions_row(output_dir / "emissions.csv", measured.row);
+  const nlohmann::json report = {{"command", command},
+                                 {"exit_status", measured.exit.exit_status},
+                                 {"run_id", measured.row.run_id},
+                                 {"windows", {measured.run}},
+                                 {"carbon",
+                                  {{"gco2_per_kwh", metering.carbon.gco2_per_kwh},
+                                   {"zone", metering.carbon.zone},
+                                   {"source", metering.carbon.source},
+                                   {"year", metering.carbon.year},
+                                   {"reason", metering.carbon.reason}}},
+                                 {"notes", measured.notes},
+                                 {"counter_failures", measured.counter_failures}};
+  write_file_atomically(output_dir / "energy.json", report.dump(2) + "\n");
+  return measured;
+}
+
+}  // namespace greentune::energy

@@ -18,6 +18,8 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libboost-math-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  protobuf-compiler       # the tests decode greentune's TensorBoard files with protoc
+  prometheus-pushgateway  # and push to a real Pushgateway
   libgoogle-perftools-dev
   gnuplot-nox openmpi-bin
 )

@@ -10,8 +10,9 @@
 #   3      fp32, bf16 and fp16 training losses of a small model over 200 steps: bf16, fp16 within 2% of fp32;
 #   4      one IMDB epoch (DistilBERT-base shape, random init, 25,000 reviews at 512 tokens, batch 32):
 #          greentune (bf16, length buckets), HF Trainer bf16 and a PyTorch eager loop (bench/python/);
-#   5      greentune's saved model loaded by transformers' AutoModelForSequenceClassification, same outputs.
-# It writes deps.json, build.json, step1_reference.json ... step5_transformers.json and summary.json (every
+#   5      greentune's saved model loaded by transformers' AutoModelForSequenceClassification, same outputs;
+#   6      step 4's --report-to tensorboard files read by tensorboard's EventAccumulator, equal to metrics.jsonl.
+# It writes deps.json, build.json, step1_reference.json ... step6_tensorboard.json and summary.json (every
 # step's status and reason, the GPU's name, wall seconds, the targets) under --out, and exits 1 when a
 # step failed. A step that cannot run here (no GPU, no torch) is "skipped" with the reason.
 #
@@ -273,7 +274,7 @@ hf_missing=""
 has torch || hf_missing="torch"
 has transformers || hf_missing="${hf_missing:+$hf_missing, }transformers"
 compile_rc=0
-python3 -m py_compile "$root"/bench/python/{imdb_data,gpu_meter,epoch_common,eager_epoch,hf_trainer_epoch,load_in_transformers}.py \
+python3 -m py_compile "$root"/bench/python/{imdb_data,gpu_meter,epoch_common,eager_epoch,hf_trainer_epoch,load_in_transformers,read_tensorboard}.py \
   "$steps_py" >"$out/logs/py_compile.log" 2>&1 || compile_rc=$?
 for tool in eager hf_trainer; do
   script="$root/bench/python/${tool}_epoch.py"
@@ -382,7 +383,8 @@ if [ "$built" = 1 ] && [ "$have_data" = 1 ]; then
   say "step 4: greentune epoch"
   rc=0
   limited "$epoch_timeout" "$epoch_dir/greentune.log" "${pin_run[@]}" "$greentune" train "${greentune_epoch_args[@]}" \
-    --epochs 1 --precision bf16 --bucketing length --pad-to-multiple 64 --log-every 50 --output "$epoch_dir/greentune" \
+    --epochs 1 --precision bf16 --bucketing length --pad-to-multiple 64 --log-every 50 --report-to tensorboard \
+    --output "$epoch_dir/greentune" \
     "${common_train[@]}" || rc=$?
   echo "$rc" >"$epoch_dir/greentune.rc"
 else
@@ -418,6 +420,20 @@ else
   fi
   python3 "$steps_py" transformers "$out" "$work/step5.json" "$step5_rc" \
     "$out/logs/step5_$([ -f "$work/step5.json" ] && echo transformers || echo predict).log" "$step5_skip" "$model_dir"
+fi
+
+# ---- step 6: step 4's TensorBoard files, read by tensorboard itself ----
+if [ ! -d "$epoch_dir/greentune/tensorboard" ]; then
+  record step6_tensorboard fail "greentune's epoch (step 4) wrote no tensorboard/ folder"
+elif ! has tensorboard; then
+  record step6_tensorboard skipped "python3 lacks tensorboard (read_tensorboard.py byte-compiles)"
+else
+  say "step 6: tensorboard reads $epoch_dir/greentune/tensorboard"
+  step6_rc=0
+  limited 60 "$out/logs/step6_tensorboard.log" python3 "$root/bench/python/read_tensorboard.py" "$epoch_dir/greentune" \
+    --out "$out/step6_tensorboard.json" || step6_rc=$?
+  [ -f "$out/step6_tensorboard.json" ] ||
+    record step6_tensorboard fail "read_tensorboard.py exited with $step6_rc (see logs/step6_tensorboard.log)"
 fi
 
 wall=$(($(date +%s) - started))

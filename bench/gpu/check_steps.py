@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from gpu_meter import peak_flops  # noqa: E402
 
 STEP_FILES = ["deps", "build", "step1_reference", "step2_checkpointing", "step3_precision", "step4_epoch",
-              "step5_transformers"]
+              "step5_transformers", "step6_tensorboard"]
 # What `check.sh --cpu` must pass on a machine without a GPU or PyTorch (the ctest asserts it).
 CPU_MUST_PASS = ["build", "step1_reference", "step2_checkpointing", "step3_precision", "step4_epoch"]
 TARGETS = {"seconds_vs_hf": 0.4, "gpu_energy_vs_hf": 0.6, "gpu_power_w": 500.0}

@@ -69,14 +69,15 @@ mkdir -p "$deps/debs" "$deps/data"
 echo "fetch_deps: downloading ${#dev_packages[@]} -dev/tool packages and ${#runtime_packages[@]} runtime libraries"
 (cd "$deps/debs" && apt-get download -q "${dev_packages[@]}" "${runtime_packages[@]}" >/dev/null)
 
-# Boost: libboost1.74-dev is 9 MiB of headers, of which greentune includes one (src/report/statistics.cpp,
-# Boost.Math's students_t). Keep whole the top-level Boost libraries that header reaches with this g++ (whole
-# folders, so that another compiler's branches find their headers too) and Boost's CMake files: about 2 MiB.
+# Boost: libboost1.74-dev is 9 MiB of headers, of which greentune includes a few (Boost.Math's students_t,
+# Boost.CRC). Keep whole the top-level Boost libraries that the sources including them reach with this g++
+# (whole folders, so that another compiler's branches find their headers too) and Boost's CMake files.
 boost_deb="$(ls "$deps"/debs/libboost1.74-dev_*.deb)"
 tmp="$(mktemp -d)"
 dpkg -x "$boost_deb" "$tmp/x"
-parts="$(g++ -std=c++20 -M -I"$root/include" -I"$tmp/x/usr/include" "$root/src/report/statistics.cpp" |
-  tr ' \\' '\n\n' | sed -n "s|^$tmp/x/usr/include/boost/\([^/]*\).*|\1|p" | sed 's/\.hpp$//' | sort -u)"
+parts="$(for source in $(grep -rl '#include <boost/' "$root/src"); do
+  g++ -std=c++20 -M -I"$root/include" -I"$tmp/x/usr/include" "$source"
+done | tr ' \\' '\n\n' | sed -n "s|^$tmp/x/usr/include/boost/\([^/]*\).*|\1|p" | sed 's/\.hpp$//' | sort -u)"
 (
   cd "$tmp/x"
   keep=()

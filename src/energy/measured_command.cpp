@@ -3,8 +3,15 @@
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
 #include "greentune/energy/meter.hpp"
+#include "greentune/energy/pushgateway.hpp"
 
 namespace greentune::energy {
+
+namespace {
+
+constexpr std::chrono::seconds kPushInterval{5};  // between pushes while the command runs
+
+}  // namespace
 
 MeasuredCommand measure_command(const std::vector<std::string>& command, const MeteringOptions& options,
                                 const std::filesystem::path& output_dir, const RunIdentity& identity,
@@ -15,8 +22,20 @@ MeasuredCommand measure_command(const std::vector<std::string>& command, const M
     log::info(note);
   MeasuredCommand measured;
   metering.meter->begin("run");
+  std::optional<Pushgateway> pushgateway;
+  if (!options.pushgateway_url.empty()) {
+    pushgateway.emplace(
+        options.pushgateway_url,
+        PushGroup{.instance = host_name(),
+                  .run = identity.experiment_id.empty() ? run_label_of(output_dir) : identity.experiment_id});
+    pushgateway->sample_every(kPushInterval, [&] { return push_sample_of(metering.meter->peek("run")); });
+  }
   measured.exit = run_child(command, child);
+  if (pushgateway)
+    pushgateway->stop_sampling();
   measured.run = metering.meter->end("run");
+  if (pushgateway)
+    pushgateway->push_final(push_sample_of(measured.run));
   measured.machine = metering.machine;
   measured.carbon = metering.carbon;
   measured.notes = metering.notes;

@@ -38,6 +38,10 @@ OptionTable<MeteringOptions> make_metering_options() {
     interval_range.check(flag, static_cast<double>(options.interval.count()));
   };
   table.push_back(std::move(interval));
+  table.push_back(text_option<M>(
+      "prometheus-pushgateway", [](auto& o) -> auto& { return o.pushgateway_url; },
+      "Push energy, power, CO2 and progress to this Prometheus Pushgateway while running "
+      "(e.g. http://localhost:9091)"));
   return table;
 }
 

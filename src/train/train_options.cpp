@@ -96,6 +96,14 @@ bool parse_bucketing(std::string_view name) {
   return name == "length";
 }
 
+bool parse_report_to(std::string_view name) {
+  if (name != "tensorboard" && name != "none") {
+    throw Error(ErrorCode::usage, "--report-to", fmt::format("unknown report target \"{}\"", name),
+                "use tensorboard or none");
+  }
+  return name == "tensorboard";
+}
+
 // What to train and evaluate on, and where the run writes.
 void add_data_options(OptionTable<T>& table) {
   const auto add = [&table](Option<T> option) { table.push_back(std::move(option)); };
@@ -231,6 +239,11 @@ void add_run_options(OptionTable<T>& table) {
   add(number_option<T>(
       "log-every", [](auto& o) -> auto& { return o.log_every; }, whole_from_to(1, 1 << 30),
       "Updates between training rows in metrics.jsonl"));
+  add(choice_option<T>(
+      "report-to", [](auto& o) -> auto& { return o.report_to_tensorboard; }, parse_report_to,
+      [](bool tensorboard) { return tensorboard ? "tensorboard" : "none"; }, "{none,tensorboard}",
+      "tensorboard: metrics.jsonl's rows also as TensorBoard scalars in RUN/tensorboard/ (loss, lr, "
+      "grad_norm, eval metrics, power W, energy kWh, CO2 g, samples/s); none"));
   add(number_option<T>(
       "eval-every", [](auto& o) -> auto& { return o.eval_every; }, whole_at_least(0),
       "Updates between evaluations (0: each epoch)"));

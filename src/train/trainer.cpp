@@ -216,7 +216,10 @@ void Trainer::log_training_row(double epoch_progress, double lr, double grad_nor
                      {"tokens_per_s", static_cast<double>(state_.window_tokens) / seconds},
                      {"energy_kwh", energy_so_far_.kwh()},  // the run's so far
                      {"co2_kg", energy_so_far_.co2_kg},
-                     {"power_w", (energy_so_far_.total_j - window_started_j_) / seconds}});
+                     {"power_w", (energy_so_far_.total_j - window_started_j_) / seconds}},
+                    RowKind::training);
+  if (pushgateway_)
+    pushgateway_->push(push_sample(run_energy_->totals()));
   say(fmt::format("step {}/{}: loss {:.4f}, lr {:.3g}, {:.1f} samples/s", state_.step, plan_.total_steps,
                   mean_loss, lr, static_cast<double>(state_.window_samples) / seconds));
   state_.window_loss = 0.0;
@@ -224,6 +227,14 @@ void Trainer::log_training_row(double epoch_progress, double lr, double grad_nor
   state_.window_samples = state_.window_tokens = 0;
   window_started_ = Clock::now();
   window_started_j_ = energy_so_far_.total_j;
+}
+
+energy::PushSample Trainer::push_sample(const EnergyTotals& mine) const {
+  energy::PushSample sample = energy::push_sample_of(mine, mine.gpu_j);
+  sample.step = state_.step;
+  sample.total_steps = plan_.total_steps;
+  sample.samples = state_.trained_samples;
+  return sample;
 }
 
 model::EvalMetrics Trainer::evaluate_on(const data::TokenizedSplit& split, std::span<const size_t> indices) {
@@ -252,7 +263,7 @@ void Trainer::evaluate(double epoch) {
   if (root_) {
     nlohmann::json row = eval_row(state_.step, epoch, *metrics);
     row["energy_kwh"] = eval_kwh;
-    metrics_log_->add(row);
+    metrics_log_->add(row, RowKind::evaluation);
   }
 }
 

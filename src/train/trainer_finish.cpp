@@ -95,8 +95,14 @@ RunResult Trainer::finish() {
   result.world_size = world_;
   result.threads = runtime_.threads;  // rank 0's intra-op threads (each rank's under "ranks")
 
+  const RankEnergy my_energy = run_energy_->finish(rank_);
+  if (pushgateway_) {
+    EnergyTotals pushed = run_energy_->earlier();  // nothing but on rank 0 of a resumed run
+    pushed += my_energy.totals;
+    pushgateway_->push_final(push_sample(pushed));
+  }
   // Rank 0 gathers what every rank measured and writes the run's one emissions row and result.
-  const nlohmann::json my_report = {{"energy", run_energy_->finish(rank_)},
+  const nlohmann::json my_report = {{"energy", my_energy},
                                     {"threads", runtime_.threads},
                                     {"peak_memory_mb", result.peak_memory_mb},
                                     {"peak_tensor_memory_mb", result.peak_tensor_memory_mb}};

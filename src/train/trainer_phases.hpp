@@ -14,6 +14,7 @@
 
 #include "checkpoint.hpp"
 #include "greentune/core/progress.hpp"
+#include "greentune/energy/pushgateway.hpp"
 #include "greentune/model/device.hpp"
 #include "greentune/model/pretrained.hpp"
 #include "greentune/model/runtime.hpp"
@@ -75,6 +76,8 @@ class Trainer {
   model::AllocatedBytes tensor_bytes() const;
   void reset_tensor_peak();
   void log_training_row(double epoch_progress, double lr, double grad_norm);
+  // This rank's energy so far (rank 0's: with the earlier processes' of a resumed run) and the progress.
+  energy::PushSample push_sample(const EnergyTotals& mine) const;
   model::EvalMetrics evaluate_on(const data::TokenizedSplit& split, std::span<const size_t> indices);
   void evaluate(double epoch);
   void judge_evaluation(const model::EvalMetrics& metrics);
@@ -94,6 +97,7 @@ class Trainer {
   int rank_ = 0, world_ = 1;
   GroupLayout layout_;
   std::unique_ptr<RunEnergy> run_energy_;
+  std::optional<energy::Pushgateway> pushgateway_;  // with --prometheus-pushgateway
   model::CpuRuntime runtime_;
   // Before any tensor exists, so that the peak counts the weights, gradients and optimizer state too.
   model::TensorMemoryTracker tensor_memory_;

@@ -43,6 +43,12 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   metering.scope = layout_.scope;
   metering.synchronize = [device = device_] { model::synchronize(device); };  // after the GPU's work
   run_energy_ = std::make_unique<RunEnergy>(metering);
+  if (!options.metering.pushgateway_url.empty()) {
+    pushgateway_.emplace(
+        options.metering.pushgateway_url,
+        energy::PushGroup{
+            .instance = energy::host_name(), .run = energy::run_label_of(options.output), .rank = rank_});
+  }
   // Processes allowed on the same CPUs split them.
   const int threads =
       options.threads > 0 || layout_.ranks_sharing_cpus == 1
@@ -73,7 +79,7 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
       world_ == 1 ? "1 process" : fmt::format("{} processes", world_), to_string(precision_)));
 
   parameters_ = classifier_->parameters();
-  metrics_log_.emplace(root_ ? options.output / "metrics.jsonl" : fs::path());
+  metrics_log_.emplace(root_ ? options.output / "metrics.jsonl" : fs::path(), options.report_to_tensorboard);
   torch::manual_seed(options.seed);  // dropout masks
   if (options.grad_checkpointing)
     measure_checkpointing_memory();
@@ -92,7 +98,7 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   group_->broadcast(weights, 0);
   if (world_ > 1)
     reducer_.emplace(*group_, parameters_);
-  metrics_log_->continue_at(state_.metrics_bytes);
+  metrics_log_->continue_at(state_.metrics_bytes, state_.step);
   if (root_)
     run_energy_->add_earlier(state_.energy);  // state_.energy covers every rank of the earlier processes
   energy_so_far_ = sum_with_energy(*group_, run_energy_->totals()).energy;

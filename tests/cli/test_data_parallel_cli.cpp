@@ -296,11 +296,17 @@ TEST_F(DataParallel, AKilledRankMakesTheOthersExitWithAClearErrorInsteadOfWaitin
   EXPECT_FALSE(fs::exists(dir_ / "run/result.json"));
 }
 
+// With --prometheus-pushgateway each rank also pushes its own share to a real Pushgateway (where one is
+// installed), and the ranks' groups sum to the run's energy.
 TEST_F(DataParallel, EnergyIsOneRowWithEveryGpuAndTheMachinesCpuCountedOnce) {
   fs::create_directories(dir_ / "powercap");  // no RAPL: the CPU's TDP x utilization model, never zero
   const Environment fake_machine = {{"GREENTUNE_NVML_LIB", GREENTUNE_FAKE_NVML_PATH},
                                     {"GREENTUNE_POWERCAP_ROOT", (dir_ / "powercap").string()}};
-  expect_all_succeed(launch(2, "two-gpus", with(kNoDropout, {"--epochs", "1"}), fake_machine), "two-gpus");
+  const PushgatewayServer pushgateway;
+  std::vector<std::string> flags = with(kNoDropout, {"--epochs", "1"});
+  if (pushgateway.running())
+    flags = with(flags, {"--prometheus-pushgateway", pushgateway.url()});
+  expect_all_succeed(launch(2, "two-gpus", flags, fake_machine), "two-gpus");
 
   // One emissions row for the run, with both GPUs.
   const std::string emissions = read_text(dir_ / "two-gpus/emissions.csv");
@@ -333,6 +339,30 @@ TEST_F(DataParallel, EnergyIsOneRowWithEveryGpuAndTheMachinesCpuCountedOnce) {
       1e-9);
   EXPECT_NEAR(json_file("two-gpus/result.json").at("energy_kwh").get<double>(),
               totals.at("total_j").get<double>() / 3.6e6, 1e-15);
+  if (pushgateway.running()) {
+    double pushed_total_j = 0.0;
+    std::set<std::string> pushed_ranks;
+    for (const auto& [labels, joules] : pushgateway.samples("greentune_energy_joules")) {
+      if (labels.find("component=\"total\"") == std::string::npos)
+        continue;
+      EXPECT_THAT(labels, HasSubstr("job=\"greentune\""));
+      EXPECT_THAT(labels, HasSubstr("run=\"two-gpus\""));
+      pushed_ranks.insert(labels.substr(labels.find("rank=")));
+      pushed_total_j += joules;
+    }
+    EXPECT_EQ(pushed_ranks.size(), 2u);
+    EXPECT_NEAR(pushed_total_j, totals.at("total_j").get<double>(), 1e-9 * pushed_total_j);
+    const auto gpu = pushgateway.samples("greentune_energy_joules");
+    const auto rank1_gpu = std::find_if(gpu.begin(), gpu.end(), [](const auto& sample) {
+      return sample.first.find("component=\"gpu\"") != std::string::npos &&
+             sample.first.find("rank=\"1\"") != std::string::npos;
+    });
+    ASSERT_NE(rank1_gpu, gpu.end());
+    EXPECT_NEAR(rank1_gpu->second, energy.at("gpus")[1].at("joules").get<double>(), 1e-9 * rank1_gpu->second);
+    // Progress: both ranks pushed the run's last update.
+    for (const auto& [labels, step] : pushgateway.samples("greentune_progress_ratio"))
+      EXPECT_EQ(step, 1.0) << labels;
+  }
 
   // Two ranks sharing one GPU: it is metered once, by rank 0.
   Environment one_gpu = fake_machine;

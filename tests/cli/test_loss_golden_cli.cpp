@@ -46,9 +46,10 @@ bool updating_goldens() {
   return value != nullptr && std::string(value) == "1";
 }
 
-// What decides the bits of a float computation besides the code: the CPU (its model name and the vector
-// extensions BLAS and LibTorch's kernels pick their code paths by) and the LibTorch the CLI is built with
-// (the test is built with the same one).
+// What decides the bits of a float computation besides the code: the CPU (its model name, family and model
+// numbers, which OpenBLAS picks its kernels by, and the vector extensions LibTorch's kernels pick their code
+// paths by) and the LibTorch the CLI is built with (the test is built with the same one). A virtual
+// machine's model name can be as vague as "AMD EPYC" for several generations, hence the numbers.
 //
 // Bit-identity is demanded only on the machine the goldens were made on. Another CPU (one with or without
 // AVX-512, say) makes OpenBLAS and LibTorch choose other kernels that sum in another order, so its losses
@@ -58,10 +59,13 @@ bool updating_goldens() {
 // on the recorded CPU (or its goldens regenerated on the refactoring machine from the code before it).
 struct Machine {
   std::string cpu;                // "model name" of /proc/cpuinfo
+  std::string cpu_family_model;   // its "cpu family" and "model": "25/17"
   std::vector<std::string> simd;  // the vector extensions of its "flags" that select kernels
   std::string libtorch;           // TORCH_VERSION
 
-  nlohmann::json to_json() const { return {{"cpu", cpu}, {"cpu_simd", simd}, {"libtorch", libtorch}}; }
+  nlohmann::json to_json() const {
+    return {{"cpu", cpu}, {"cpu_family_model", cpu_family_model}, {"cpu_simd", simd}, {"libtorch", libtorch}};
+  }
   bool operator==(const Machine&) const = default;
 };
 
@@ -69,7 +73,7 @@ Machine this_machine() {
   Machine machine;
   machine.libtorch = TORCH_VERSION;
   std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string flags;
+  std::string flags, family, model;
   for (std::string line; std::getline(cpuinfo, line);) {
     const auto colon = line.find(':');
     if (colon == std::string::npos)
@@ -80,6 +84,10 @@ Machine this_machine() {
     value.erase(0, value.find_first_not_of(' '));
     if (key == "model name" && machine.cpu.empty())
       machine.cpu = value;
+    if (key == "cpu family" && family.empty())
+      family = value;
+    if (key == "model" && model.empty())
+      model = value;
     if (key == "flags" && flags.empty()) {
       flags = ' ';  // not " " + value + " ": g++ 12 warns of a false -Wrestrict overlap there
       flags += value;
@@ -94,12 +102,14 @@ Machine this_machine() {
     if (flags.find(word) != std::string::npos)
       machine.simd.emplace_back(extension);
   }
+  machine.cpu_family_model = family + "/" + model;
   return machine;
 }
 
 Machine machine_of(const nlohmann::json& golden) {
   Machine machine;
   machine.cpu = golden.value("cpu", "");
+  machine.cpu_family_model = golden.value("cpu_family_model", "");
   machine.simd = golden.value("cpu_simd", std::vector<std::string>{});
   machine.libtorch = golden.value("libtorch", "");
   return machine;

@@ -2,7 +2,9 @@
 // energy.json are written with the methods used; carbon flags are checked before CMD runs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -72,6 +74,38 @@ TEST(MeasureCli, RunsTheCommandPassesItsStatusOnAndWritesEmissionsAndEnergy) {
   EXPECT_EQ(components[2].at("method"), "rapl");
   EXPECT_EQ(components[2].at("joules"), 0.0);  // the fake counters stand still
   EXPECT_EQ(energy.at("carbon").at("zone"), "FRA");
+}
+
+// --prometheus-pushgateway: a real Pushgateway holds, under the run's labels, what energy.json says was
+// measured: the fake NVML's GPUs (an A100 counting energy, a T4 drawing 70 W) and the fake RAPL package.
+TEST(MeasureCli, APrometheusPushgatewayGetsTheMeasuredEnergyWhileAndAfterTheCommandRuns) {
+  GREENTUNE_REQUIRE_PUSHGATEWAY(server);
+  TempDir dir;
+  write_powercap(dir / "powercap");
+  const std::string environment = "GREENTUNE_NVML_LIB='" + std::string(GREENTUNE_FAKE_NVML_PATH) +
+                                  "' GREENTUNE_POWERCAP_ROOT='" + (dir / "powercap").string() + "' ";
+  const CommandResult result =
+      run_cli("measure --output-dir '" + (dir / "job").string() +
+                  "' --carbon-intensity 100 --prometheus-pushgateway " + server.url() + " -- sleep 0.5",
+              {}, environment);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, ::testing::Not(HasSubstr("cannot push")));
+  const auto window = nlohmann::json::parse(read_text(dir / "job/energy.json")).at("windows").at(0);
+  const std::map<std::string, double> energy = server.samples("greentune_energy_joules");
+  ASSERT_EQ(energy.size(), 5u);  // one group: gpu, cpu, dram, ram, total
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const std::string group =
+      ",instance=\"" + std::string(host) + "\",job=\"greentune\",rank=\"0\",run=\"job\"";
+  EXPECT_EQ(energy.at("component=\"total\"" + group), window.at("total_j").get<double>());
+  EXPECT_EQ(energy.at("component=\"cpu\"" + group), window.at("cpu_j").get<double>());
+  const double gpu_j = window.at("gpu_j").at(0).get<double>() + window.at("gpu_j").at(1).get<double>();
+  EXPECT_DOUBLE_EQ(energy.at("component=\"gpu\"" + group), gpu_j);
+  EXPECT_GE(gpu_j, 70.0 * 0.5);  // the T4's 70 W alone over the 0.5 s sleep
+  const auto co2 = server.samples("greentune_co2_grams");
+  EXPECT_DOUBLE_EQ(co2.at(group.substr(1)), window.at("total_j").get<double>() / 3.6e6 * 100.0);
+  EXPECT_EQ(server.samples("greentune_duration_seconds").at(group.substr(1)),
+            window.at("duration_s").get<double>());
 }
 
 TEST(MeasureCli, BadUsageIsClearAndTheCommandDoesNotRun) {

@@ -58,11 +58,16 @@ void expect_each_run_done_once(const std::filesystem::path& study_dir, int updat
 TEST(StudyCli, RunsEveryVariantAndSeedAndWritesResultsAndTheReport) {
   TempDir dir;
   write_study(dir, 2);
-  const CommandResult result =
-      run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'");
+  const CommandResult result = run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" +
+                                       (dir / "out").string() + "' --report-to tensorboard");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("4 trained now, 0 already done, 0 failed"));
   expect_each_run_done_once(dir / "out", 2 * 9);  // 72 training examples / 8 per batch, 2 epochs
+  for (const char* run : {"base-seed1", "base-seed2", "sgd-seed1", "sgd-seed2"}) {
+    const auto tensorboard = dir / "out/runs" / run / "tensorboard";
+    ASSERT_TRUE(std::filesystem::is_directory(tensorboard)) << run << ": --report-to reached no run";
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tensorboard), {}), 1) << run;
+  }
   for (const char* file : {"results.csv", "results.json", "report.md", "report.html", "report.tex"})
     EXPECT_TRUE(std::filesystem::exists(dir / "out" / file)) << file;
   const std::string csv = read_text(dir / "out/results.csv");

@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -276,6 +278,94 @@ TEST(TrainCli, AResumedRunRestoresItsCheckpointsWeightsExactly) {
   const CommandResult resumed = run_cli(train + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(tensor_bytes(dir / "run/model/model.safetensors"), checkpoint);
+}
+
+// An event file's events as protoc reads them: step -> tag -> value, and the steps of its session restarts.
+struct DecodedEvents {
+  std::map<int64_t, std::map<std::string, double>> scalars;
+  std::vector<int64_t> restarts;
+  size_t file_versions = 0;
+};
+
+DecodedEvents decode_event_file(const std::filesystem::path& file) {
+  DecodedEvents decoded;
+  for (const std::string& payload : tfrecord_payloads(file)) {
+    const std::string text = decode_event(payload);
+    std::smatch found;
+    const int64_t step =
+        std::regex_search(text, found, std::regex("(^|\n)step: (\\d+)\n")) ? std::stoll(found[2]) : 0;
+    if (text.find("file_version: \"brain.Event:2\"") != std::string::npos)
+      ++decoded.file_versions;
+    if (text.find("session_log {\n  status: START\n}") != std::string::npos)
+      decoded.restarts.push_back(step);
+    const std::regex value("tag: \"([^\"]+)\"\n    simple_value: ([-+0-9.eE]+|inf|nan)\n");
+    for (std::sregex_iterator it(text.begin(), text.end(), value), end; it != end; ++it)
+      decoded.scalars[step][(*it)[1]] = std::stod((*it)[2]);
+  }
+  return decoded;
+}
+
+std::vector<std::filesystem::path> event_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// --report-to tensorboard: every row of metrics.jsonl as scalars at its step, under the Hugging Face
+// Trainer's tags, CO2 in grams; a resumed run's file restarts at the step after its checkpoint.
+TEST(TrainCli, ReportToTensorBoardWritesEachMetricsRowAsScalarsThatProtocReads) {
+  GREENTUNE_REQUIRE_PROTOC();
+  TempDir dir;
+  const std::string train =
+      "-q " + two_epoch_run(dir) + " --report-to tensorboard --log-every 2 --carbon-intensity 200";
+  const CommandResult first = run_cli(train);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::vector<std::filesystem::path> files = event_files(dir / "run/tensorboard");
+  ASSERT_EQ(files.size(), 1u);
+  const DecodedEvents events = decode_event_file(files.front());
+  EXPECT_EQ(events.file_versions, 1u);
+  EXPECT_TRUE(events.restarts.empty());
+  size_t training_rows = 0, eval_rows = 0;
+  for (const auto& row : read_json_lines(dir / "run/metrics.jsonl")) {
+    const int64_t step = row.at("step");
+    ASSERT_TRUE(events.scalars.count(step)) << "no event at step " << step;
+    const std::map<std::string, double>& at = events.scalars.at(step);
+    const auto expect_scalar = [&](const std::string& tag, double value) {
+      ASSERT_TRUE(at.count(tag)) << tag << " at step " << step;
+      EXPECT_FLOAT_EQ(static_cast<float>(at.at(tag)), static_cast<float>(value))
+          << tag << " at step " << step;
+    };
+    if (row.contains("loss")) {
+      ++training_rows;
+      expect_scalar("train/loss", row.at("loss"));
+      expect_scalar("train/learning_rate", row.at("lr"));
+      expect_scalar("train/grad_norm", row.at("grad_norm"));
+      expect_scalar("train/samples_per_second", row.at("samples_per_s"));
+      expect_scalar("energy/power_w", row.at("power_w"));
+      expect_scalar("energy/energy_kwh", row.at("energy_kwh"));
+      expect_scalar("energy/co2_g", row.at("co2_kg").get<double>() * 1000.0);
+      // 200 g/kWh: the grams are the energy's, not a made-up figure.
+      EXPECT_NEAR(at.at("energy/co2_g"), at.at("energy/energy_kwh") * 200.0,
+                  1e-6 * at.at("energy/co2_g") + 1e-12);
+    } else {
+      ++eval_rows;
+      expect_scalar("eval/accuracy", row.at("accuracy"));
+      expect_scalar("eval/loss", row.at("eval_loss"));
+      expect_scalar("eval/f1", row.at("f1"));
+    }
+  }
+  EXPECT_EQ(training_rows, 6u);  // 12 updates (43 training reviews in batches of 8, 2 epochs), a row per 2
+  EXPECT_EQ(eval_rows, 2u);      // one per epoch
+
+  // Resumed from the checkpoint after update 12: its own file, restarting at 13.
+  const CommandResult resumed = run_cli(train + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const std::vector<std::filesystem::path> both = event_files(dir / "run/tensorboard");
+  ASSERT_EQ(both.size(), 2u);
+  const std::filesystem::path second = both.front() == files.front() ? both.back() : both.front();
+  EXPECT_EQ(decode_event_file(second).restarts, std::vector<int64_t>{13});
 }
 
 // bf16 on a CPU whose cpuinfo lists no native bf16 flag is said to be emulated, once, with the slowdown

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
@@ -18,6 +19,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "greentune/core/http.hpp"
+#include "greentune/core/tensorboard.hpp"
 
 namespace greentune::testing {
 
@@ -181,6 +185,101 @@ int free_tcp_port() {
   }
   close(socket_fd);
   return ntohs(address.sin_port);
+}
+
+namespace {
+
+uint32_t little_endian(std::string_view bytes, size_t count) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < count; ++i)
+    value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  return static_cast<uint32_t>(value);
+}
+
+}  // namespace
+
+std::vector<std::string> tfrecord_payloads(const fs::path& file) {
+  const std::string bytes = read_text(file);
+  std::vector<std::string> payloads;
+  for (size_t at = 0; at < bytes.size();) {
+    if (at + 12 > bytes.size()) {
+      ADD_FAILURE() << file << ": a torn record header at byte " << at;
+      break;
+    }
+    uint64_t length = 0;
+    for (size_t i = 0; i < 8; ++i)
+      length |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+    EXPECT_EQ(little_endian(bytes.substr(at + 8, 4), 4), tensorboard::masked_crc32c(bytes.substr(at, 8)));
+    if (at + 12 + length + 4 > bytes.size()) {
+      ADD_FAILURE() << file << ": a torn record at byte " << at;
+      break;
+    }
+    const std::string payload = bytes.substr(at + 12, length);
+    EXPECT_EQ(little_endian(bytes.substr(at + 12 + length, 4), 4), tensorboard::masked_crc32c(payload));
+    payloads.push_back(payload);
+    at += 12 + length + 4;
+  }
+  return payloads;
+}
+
+bool has_protoc() {
+  return std::system("protoc --version >/dev/null 2>&1") == 0;
+}
+
+std::string decode_event(const std::string& payload) {
+  TempDir dir;
+  write_text(dir / "payload.bin", payload);
+  const fs::path schema = test_data_dir() / "tensorboard";
+  const std::string command = "protoc --proto_path='" + schema.string() + "' --decode=tensorflow.Event '" +
+                              (schema / "event.proto").string() + "' < '" + (dir / "payload.bin").string() +
+                              "' > '" + (dir / "decoded.txt").string() + "' 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0) << read_text(dir / "decoded.txt");
+  return read_text(dir / "decoded.txt");
+}
+
+PushgatewayServer::PushgatewayServer() {
+  const char* program = "/usr/bin/prometheus-pushgateway";
+  if (!fs::exists(program)) {
+    why_not_ = "no prometheus-pushgateway: run scripts/setup.sh (it installs Debian's package)";
+    return;
+  }
+  port_ = free_tcp_port();
+  pid_ = spawn_process({program, "--web.listen-address=127.0.0.1:" + std::to_string(port_)}, {},
+                       dir_ / "pushgateway.log");
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    HttpRequest probe;
+    probe.url = url() + "/-/ready";
+    probe.timeout_ms = 1000;
+    const HttpResponse ready = http_request(probe);
+    if (ready.completed && ready.status == 200)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "the Pushgateway did not get ready on port " << port_ << ": "
+                << read_text(dir_ / "pushgateway.log");
+}
+
+PushgatewayServer::~PushgatewayServer() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    wait_for_exit(pid_);
+  }
+}
+
+std::map<std::string, double> PushgatewayServer::samples(const std::string& metric) const {
+  HttpRequest request;
+  request.url = url() + "/metrics";
+  const HttpResponse response = http_request(request);
+  EXPECT_TRUE(response.completed && response.status == 200) << response.error << response.status;
+  std::map<std::string, double> found;
+  std::istringstream lines(response.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(metric + "{", 0) != 0)
+      continue;
+    const size_t close = line.rfind('}');
+    found[line.substr(metric.size() + 1, close - metric.size() - 1)] = std::stod(line.substr(close + 2));
+  }
+  return found;
 }
 
 CommandResult run_cli(const std::string& arguments, const std::string& stdin_file,

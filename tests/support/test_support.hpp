@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -102,12 +103,53 @@ std::optional<int> wait_for_exit_within(pid_t pid, std::chrono::milliseconds tim
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
 int free_tcp_port();
 
+// The payloads of a TFRecord file (a TensorBoard event file), each record's two masked CRC-32Cs checked.
+std::vector<std::string> tfrecord_payloads(const std::filesystem::path& file);
+// protoc's text of an event payload read as a tensorflow.Event with TensorFlow's field numbers
+// (data_files/tensorboard/event.proto); protoc is Debian's protobuf-compiler (GREENTUNE_REQUIRE_PROTOC).
+std::string decode_event(const std::string& payload);
+bool has_protoc();
+
+// A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free port of 127.0.0.1, started by
+// the constructor (ready once it answers /-/ready) and killed by the destructor; running() is false, and
+// why_not() says why, where the program is missing (GREENTUNE_REQUIRE_PUSHGATEWAY).
+class PushgatewayServer {
+ public:
+  PushgatewayServer();
+  ~PushgatewayServer();
+  PushgatewayServer(const PushgatewayServer&) = delete;
+  PushgatewayServer& operator=(const PushgatewayServer&) = delete;
+  bool running() const { return pid_ > 0; }
+  const std::string& why_not() const { return why_not_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The samples of metric in /metrics: its labels ("component=\"gpu\",instance=..." as the Pushgateway
+  // writes them, sorted) -> value.
+  std::map<std::string, double> samples(const std::string& metric) const;
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::string why_not_;
+};
+
 // Runs the built greentune CLI with a shell-quoted argument string; stdin from stdin_file when given;
 // environment: shell assignments ("NAME='value' ...") for the command alone.
 CommandResult run_cli(const std::string& arguments, const std::string& stdin_file = {},
                       const std::string& environment = {});
 
 }  // namespace greentune::testing
+
+#define GREENTUNE_REQUIRE_PROTOC()                                                                     \
+  if (!::greentune::testing::has_protoc()) {                                                           \
+    GTEST_SKIP() << "protoc not found: run scripts/setup.sh (it installs Debian's protobuf-compiler)"; \
+  }
+
+#define GREENTUNE_REQUIRE_PUSHGATEWAY(server)     \
+  ::greentune::testing::PushgatewayServer server; \
+  if (!server.running()) {                        \
+    GTEST_SKIP() << server.why_not();             \
+  }
 
 // Skips the current test with a message naming what is missing.
 #define GREENTUNE_REQUIRE_SHARED(var)                                                                       \

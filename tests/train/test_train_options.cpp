@@ -66,6 +66,7 @@ const std::set<std::string> kDocumentedOptions = {"model",
                                                   "max-train-examples",
                                                   "max-test-examples",
                                                   "log-every",
+                                                  "report-to",
                                                   "eval-every",
                                                   "save-every",
                                                   "early-stopping-patience",
@@ -79,7 +80,8 @@ const std::set<std::string> kDocumentedOptions = {"model",
                                                   "cloud-region",
                                                   "carbon-intensity",
                                                   "pue",
-                                                  "interval-ms"};
+                                                  "interval-ms",
+                                                  "prometheus-pushgateway"};
 
 TEST(TrainOptions, ConfigJsonHasOneKeyPerDocumentedOption) {
   const nlohmann::json json = TrainOptions{};

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "commands.hpp"
@@ -24,11 +25,21 @@ struct StudyFlags {
   std::string file;
   std::string output;            // empty: studies/<the study's name>
   std::vector<std::string> set;  // KEY=VALUE: a train option for every variant, over the file's
-  std::string shard = "0/1";     // i/N: this process's share of the runs
+  // The train options a study also takes as flags of its own (--KEY VALUE, the same as --set KEY=VALUE),
+  // each with its value when given.
+  std::map<std::string, std::string> passed;
+  std::string shard = "0/1";  // i/N: this process's share of the runs
 };
 
-// --set KEY=VALUE entries as settings; Error(usage) for one without '=' or naming an option the study sets.
-std::vector<study::Setting> settings_from_flags(const std::vector<std::string>& entries) {
+// Train options that are flags of `greentune study` too: how every run reports and where it pushes.
+constexpr std::string_view kStudyFlagOptions[] = {"report-to", "prometheus-pushgateway"};
+
+// --set KEY=VALUE entries, then the flags of kStudyFlagOptions given, as settings; Error(usage) for an entry
+// without '=' or naming an option the study sets.
+std::vector<study::Setting> settings_from_flags(const StudyFlags& flags) {
+  std::vector<std::string> entries = flags.set;
+  for (const auto& [key, value] : flags.passed)
+    entries.push_back(key + "=" + value);
   std::vector<study::Setting> settings;
   for (const std::string& entry : entries) {
     const size_t equals = entry.find('=');
@@ -100,7 +111,7 @@ void run_study_command(const StudyFlags& flags) {
         "greentune train itself with torchrun, mpirun or srun");
   }
   const study::StudyPlan plan = study::read_study_file(flags.file);
-  const std::vector<study::Setting> command_line = settings_from_flags(flags.set);
+  const std::vector<study::Setting> command_line = settings_from_flags(flags);
   const study::Shard shard = study::parse_shard(flags.shard);
   const std::filesystem::path study_dir = flags.output.empty() ? std::filesystem::path("studies") / plan.name
                                                                : std::filesystem::path(flags.output);
@@ -173,6 +184,15 @@ void add_study_command(CLI::App& app) {
                    "i/N: run only every N-th run starting at i, for a job array sharing --output (0/1: all)")
       ->capture_default_str();
   command->add_option("--set", flags->set, "KEY=VALUE: a train option for every variant (e.g. data=imdb)");
+  for (const std::string_view key : kStudyFlagOptions) {
+    const auto& options = train::train_options();
+    const auto option = std::find_if(options.begin(), options.end(),
+                                     [&](const auto& candidate) { return candidate.name == key; });
+    CLI::Option* flag = command->add_option_function<std::string>(
+        option->flag(), [flags, key](const std::string& value) { flags->passed[std::string(key)] = value; },
+        option->help + " (every run; the same as --set " + std::string(key) + "=...)");
+    flag->type_name(option->type_name);
+  }
   command->callback([flags] { run_study_command(*flags); });
 }
 

@@ -51,6 +51,7 @@ struct MeteringOptions {
   std::chrono::milliseconds interval{100};
   std::function<void()> synchronize;  // see MeterOptions
   MeteringScope scope;
+  std::string pushgateway_url;  // a Prometheus Pushgateway to push to (energy/pushgateway.hpp); empty: none
 };
 
 // A running Meter over this machine's counters, with the carbon intensity it applies.

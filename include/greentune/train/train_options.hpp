@@ -68,6 +68,7 @@ struct TrainOptions {
   size_t max_train_examples = 0;
   size_t max_test_examples = 0;
   int64_t log_every = 50;               // updates between training rows in metrics.jsonl
+  bool report_to_tensorboard = false;   // the rows also as TensorBoard scalars, in RUN/tensorboard/
   int64_t eval_every = 0;               // updates between evaluations; 0: at the end of each epoch
   int64_t early_stopping_patience = 0;  // stop after this many evaluations without a better accuracy; 0: off
   double energy_budget_kwh = 0.0;       // stop once the run has used this much energy; 0: no budget

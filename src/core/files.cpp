@@ -213,6 +213,11 @@ void create_directories(const fs::path& directory, std::string_view fix) {
   }
 }
 
+std::optional<std::string> env_value(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+}
+
 std::string env_or(const char* name, std::string_view fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {

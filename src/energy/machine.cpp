@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "greentune/energy/amdsmi.hpp"
 #include "greentune/energy/cpu_model.hpp"
 #include "greentune/energy/rapl.hpp"
 
@@ -41,22 +42,26 @@ MachineCounters discover_machine_counters(const MeteringScope& scope) {
   MachineCounters result;
   const Clock::time_point start = Clock::now();
 
-  GpuDiscoveryOptions gpu_options = gpu_discovery_options_from_environment();
-  gpu_options.start = start;
-  GpuDiscovery gpus = discover_gpus(gpu_options);
-  for (size_t i = 0; i < gpus.counters.size(); ++i) {
-    const GpuDevice& device = gpus.devices[i];
-    if (scope.gpu_uuids &&
-        std::find(scope.gpu_uuids->begin(), scope.gpu_uuids->end(), device.uuid) == scope.gpu_uuids->end()) {
-      continue;  // another process meters it, or no process of this run uses it
+  GpuDiscoveryOptions nvidia_options = gpu_discovery_options_from_environment();
+  nvidia_options.start = start;
+  AmdGpuDiscoveryOptions amd_options = amd_gpu_discovery_options_from_environment();
+  amd_options.start = start;
+  GpuDiscovery discoveries[] = {discover_gpus(nvidia_options), discover_amd_gpus(amd_options)};
+  for (GpuDiscovery& gpus : discoveries) {
+    for (size_t i = 0; i < gpus.counters.size(); ++i) {
+      const GpuDevice& device = gpus.devices[i];
+      if (scope.gpu_uuids && std::find(scope.gpu_uuids->begin(), scope.gpu_uuids->end(), device.uuid) ==
+                                 scope.gpu_uuids->end()) {
+        continue;  // another process meters it, or no process of this run uses it
+      }
+      result.counters.push_back(std::move(gpus.counters[i]));
+      result.machine.gpus.push_back(device);
     }
-    result.counters.push_back(std::move(gpus.counters[i]));
-    result.machine.gpus.push_back(device);
+    if (!gpus.problem.empty())
+      result.notes.push_back("GPU: " + gpus.problem);
+    for (const std::string& note : gpus.notes)
+      result.notes.push_back("GPU: " + note);
   }
-  if (!gpus.problem.empty())
-    result.notes.push_back("GPU: " + gpus.problem);
-  for (const std::string& note : gpus.notes)
-    result.notes.push_back("GPU: " + note);
 
   const CpuInfo cpu = read_cpu_info();
   result.machine.os = operating_system();

@@ -10,6 +10,10 @@ std::string_view to_string(Method method) {
       return "nvml-energy-counter";
     case Method::nvml_power:
       return "nvml-power-integrated";
+    case Method::amdsmi_counter:
+      return "amdsmi-energy-counter";
+    case Method::amdsmi_power:
+      return "amdsmi-power-integrated";
     case Method::tdp_utilization:
       return "tdp-x-utilization-model";
     case Method::dimm_model:

@@ -336,26 +336,18 @@ class IntegratedPowerCounter final : public NvmlCounter {
   IntegratedPowerCounter(std::shared_ptr<const NvmlLibrary> nvml, Device device, std::string label,
                          Clock::time_point first_time, unsigned first_power_mw)
       : NvmlCounter(std::move(nvml), device, std::move(label)),
-        last_time_(first_time),
-        last_power_w_(first_power_mw / kMilliwattsPerWatt) {}
+        integral_(first_time, first_power_mw / kMilliwattsPerWatt) {}
 
   Method method() const override { return Method::nvml_power; }
 
   double poll_joules(Clock::time_point now) override {
     unsigned power_mw = 0;
     check(nvml_->call().power_mw(device_, &power_mw), "nvmlDeviceGetPowerUsage");
-    const double power_w = power_mw / kMilliwattsPerWatt;
-    const double interval_s = std::chrono::duration<double>(now - last_time_).count();
-    joules_ += 0.5 * (last_power_w_ + power_w) * interval_s;
-    last_time_ = now;
-    last_power_w_ = power_w;
-    return joules_;
+    return integral_.add(now, power_mw / kMilliwattsPerWatt);
   }
 
  private:
-  Clock::time_point last_time_;
-  double last_power_w_;
-  double joules_ = 0.0;  // since first_time
+  PowerIntegral integral_;
 };
 
 bool mig_enabled(const NvmlLibrary& nvml, Device device) {
@@ -423,18 +415,13 @@ bool cuda_order_may_differ(const GpuDiscoveryOptions& options, const std::vector
   return models.size() > 1;
 }
 
-std::optional<std::string> environment_variable(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-}
-
 }  // namespace
 
 GpuDiscoveryOptions gpu_discovery_options_from_environment() {
   GpuDiscoveryOptions options;
   options.nvml_library = env_or("GREENTUNE_NVML_LIB", options.nvml_library);
-  options.cuda_visible_devices = environment_variable("CUDA_VISIBLE_DEVICES");
-  options.cuda_device_order = environment_variable("CUDA_DEVICE_ORDER");
+  options.cuda_visible_devices = env_value("CUDA_VISIBLE_DEVICES");
+  options.cuda_device_order = env_value("CUDA_DEVICE_ORDER");
   return options;
 }
 

@@ -38,8 +38,8 @@ void add_distinct(std::vector<std::string>& names, const std::string& name) {
 }
 
 Method method_named(const std::string& name) {
-  for (const Method method : {Method::rapl, Method::nvml_counter, Method::nvml_power, Method::tdp_utilization,
-                              Method::dimm_model}) {
+  for (const Method method : {Method::rapl, Method::nvml_counter, Method::nvml_power, Method::amdsmi_counter,
+                              Method::amdsmi_power, Method::tdp_utilization, Method::dimm_model}) {
     if (to_string(method) == name)
       return method;
   }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <span>
 #include <string>
@@ -75,5 +76,7 @@ void create_directories(const std::filesystem::path& directory, std::string_view
 
 // Environment variable or fallback when unset or empty.
 std::string env_or(const char* name, std::string_view fallback);
+// Environment variable as it is, empty included; nullopt when unset.
+std::optional<std::string> env_value(const char* name);
 
 }  // namespace greentune

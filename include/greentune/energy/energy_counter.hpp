@@ -16,6 +16,8 @@ enum class Method {
   rapl,             // CPU package / DRAM energy counters (powercap sysfs)
   nvml_counter,     // the GPU's own total-energy counter (Volta and newer)
   nvml_power,       // GPU power polled and integrated (trapezoid)
+  amdsmi_counter,   // an AMD GPU's energy accumulator (AMD SMI's amdsmi_get_energy_count)
+  amdsmi_power,     // an AMD GPU's power polled and integrated (trapezoid)
   tdp_utilization,  // CPU: TDP x (0.1 + 0.9 u^3), CodeCarbon 3.x's model
   dimm_model,       // RAM: 5 W per DIMM for the first four, less for more, CodeCarbon 3.x's model
 };
@@ -42,5 +44,25 @@ class EnergyCounter {
 };
 
 using EnergyCounters = std::vector<std::unique_ptr<EnergyCounter>>;
+
+// Power readings integrated with the trapezoid rule over their times: accurate when read often (the Meter
+// polls every 100 ms or less). For GPUs without an energy counter.
+class PowerIntegral {
+ public:
+  PowerIntegral(Clock::time_point first_time, double first_power_w)
+      : last_time_(first_time), last_power_w_(first_power_w) {}
+  // Joules since first_time, with power_w read at now.
+  double add(Clock::time_point now, double power_w) {
+    joules_ += 0.5 * (last_power_w_ + power_w) * std::chrono::duration<double>(now - last_time_).count();
+    last_time_ = now;
+    last_power_w_ = power_w;
+    return joules_;
+  }
+
+ private:
+  Clock::time_point last_time_;
+  double last_power_w_;
+  double joules_ = 0.0;
+};
 
 }  // namespace greentune::energy

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>

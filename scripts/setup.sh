@@ -22,6 +22,7 @@ packages=(
   prometheus-pushgateway  # and push to a real Pushgateway
   libgoogle-perftools-dev
   gnuplot-nox openmpi-bin
+  iso-codes  # ISO 3166 alpha-3 -> alpha-2: the Electricity Maps zone of --country
 )
 
 # A pip-installed PyTorch with LibTorch's CMake files (Debian's python3-torch has none: it uses libtorch-dev).

@@ -535,6 +535,44 @@ std::string_view to_string(ZoneKind kind) {
   return "unknown";
 }
 
+std::string_view to_string(IntensitySource source) {
+  return source == IntensitySource::electricitymaps ? "electricitymaps" : "table";
+}
+
+IntensitySource parse_intensity_source(std::string_view name) {
+  for (const IntensitySource source : {IntensitySource::offline_table, IntensitySource::electricitymaps}) {
+    if (equals_ignoring_case(name, to_string(source)))
+      return source;
+  }
+  throw Error(ErrorCode::usage, "--carbon-source", fmt::format("unknown carbon source \"{}\"", name),
+              "use table (CodeCarbon's offline figures) or electricitymaps (live, needs a token)");
+}
+
+void to_json(nlohmann::json& json, const CarbonSample& sample) {
+  json = {{"time_utc", sample.time_utc},   {"gco2_per_kwh", sample.gco2_per_kwh},
+          {"origin", sample.origin},       {"data_time", sample.data_time},
+          {"estimated", sample.estimated}, {"problem", sample.problem}};
+}
+
+void to_json(nlohmann::json& json, const CarbonIntensity& intensity) {
+  json = {{"gco2_per_kwh", intensity.gco2_per_kwh},
+          {"zone", intensity.zone},
+          {"source", intensity.source},
+          {"year", intensity.year},
+          {"reason", intensity.reason}};
+  if (!intensity.live_zone.empty()) {
+    json["electricitymaps"] = {{"zone", intensity.live_zone},
+                               {"offline_gco2_per_kwh", intensity.offline_gco2_per_kwh},
+                               {"samples", intensity.samples}};
+  }
+}
+
+CarbonIntensity applied_to(CarbonIntensity carbon, double co2_kg, double kwh) {
+  if (!carbon.live_zone.empty() && kwh > 0.0)
+    carbon.gco2_per_kwh = co2_kg * 1000.0 / kwh;
+  return carbon;
+}
+
 std::optional<std::filesystem::path> find_codecarbon_data(std::vector<std::filesystem::path>* searched) {
   const auto holds_countries = [](const std::filesystem::path& folder) {
     std::error_code ignored;
@@ -652,6 +690,7 @@ CarbonIntensity resolve_carbon_intensity(const CarbonOptions& options, const Car
   intensity.source = zone.source;
   intensity.year = zone.year;
   intensity.reason = place != nullptr ? reason : "no country given: world average (pass --country ISO3)";
+  intensity.zone_kind = zone.kind;
   // The place is named even when the value is given, so that emissions.csv says where the run was.
   if (!zone.country_iso3.empty()) {
     intensity.country_iso3 = zone.country_iso3;

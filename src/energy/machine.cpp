@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "greentune/core/error.hpp"
 #include "greentune/energy/amdsmi.hpp"
 #include "greentune/energy/cpu_model.hpp"
 #include "greentune/energy/rapl.hpp"
@@ -90,6 +91,18 @@ MachineCounters discover_machine_counters(const MeteringScope& scope) {
 Metering start_metering(const MeteringOptions& options) {
   Metering metering;
   metering.carbon = resolve_carbon_intensity(options.carbon);
+  if (options.carbon.source == IntensitySource::electricitymaps) {
+    if (options.carbon.gco2_per_kwh) {
+      throw Error(ErrorCode::usage, "--carbon-intensity",
+                  "a given figure and --carbon-source electricitymaps exclude each other",
+                  "drop --carbon-intensity to use live figures, or --carbon-source to use the given one");
+    }
+    const std::string zone = options.carbon.live_zone.empty() ? electricitymaps_zone(metering.carbon)
+                                                              : checked_zone(options.carbon.live_zone);
+    metering.live_carbon = std::make_unique<LiveCarbonIntensity>(
+        electricitymaps_options_from_environment(zone, options.carbon.live_sample_interval),
+        metering.carbon.gco2_per_kwh);
+  }
   MachineCounters machine = discover_machine_counters(options.scope);
   metering.machine = std::move(machine.machine);
   metering.notes = std::move(machine.notes);
@@ -98,8 +111,17 @@ Metering start_metering(const MeteringOptions& options) {
   meter_options.pue = options.pue;
   meter_options.gco2_per_kwh = metering.carbon.gco2_per_kwh;
   meter_options.synchronize = options.synchronize;
+  if (metering.live_carbon) {
+    meter_options.live_gco2_per_kwh = [live = metering.live_carbon.get()] {
+      return live->current_gco2_per_kwh();
+    };
+  }
   metering.meter = std::make_unique<Meter>(std::move(machine.counters), meter_options);
   return metering;
+}
+
+CarbonIntensity Metering::carbon_now() const {
+  return live_carbon ? live_carbon_intensity(carbon, *live_carbon) : carbon;
 }
 
 std::string host_name() {

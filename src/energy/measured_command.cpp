@@ -37,21 +37,16 @@ MeasuredCommand measure_command(const std::vector<std::string>& command, const M
   if (pushgateway)
     pushgateway->push_final(push_sample_of(measured.run));
   measured.machine = metering.machine;
-  measured.carbon = metering.carbon;
+  measured.carbon = applied_to(metering.carbon_now(), measured.run.co2_kg, measured.run.kwh);
   measured.notes = metering.notes;
   measured.counter_failures = metering.meter->failures();
-  measured.row = make_emissions_row(measured.run, metering.machine, metering.carbon, identity);
+  measured.row = make_emissions_row(measured.run, metering.machine, measured.carbon, identity);
   append_emissions_row(output_dir / "emissions.csv", measured.row);
   const nlohmann::json report = {{"command", command},
                                  {"exit_status", measured.exit.exit_status},
                                  {"run_id", measured.row.run_id},
                                  {"windows", {measured.run}},
-                                 {"carbon",
-                                  {{"gco2_per_kwh", metering.carbon.gco2_per_kwh},
-                                   {"zone", metering.carbon.zone},
-                                   {"source", metering.carbon.source},
-                                   {"year", metering.carbon.year},
-                                   {"reason", metering.carbon.reason}}},
+                                 {"carbon", measured.carbon},
                                  {"notes", measured.notes},
                                  {"counter_failures", measured.counter_failures}};
   write_file_atomically(output_dir / "energy.json", report.dump(2) + "\n");

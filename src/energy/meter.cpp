@@ -31,7 +31,10 @@ Meter::~Meter() {
 }
 
 Meter::Snapshot Meter::read_locked() {
-  Snapshot snapshot{Clock::now(), {}};
+  Snapshot snapshot{Clock::now(), {}, 0.0};
+  double previous_it_joules = 0.0;
+  for (const double joules : last_joules_)
+    previous_it_joules += joules;
   for (size_t i = 0; i < counters_.size(); ++i) {
     if (!failure_of_[i].empty())
       continue;
@@ -45,6 +48,13 @@ Meter::Snapshot Meter::read_locked() {
     }
   }
   snapshot.joules = last_joules_;
+  if (options_.live_gco2_per_kwh) {
+    double it_joules = 0.0;
+    for (const double joules : last_joules_)
+      it_joules += joules;
+    co2_g_ += (it_joules - previous_it_joules) * options_.pue / kJoulesPerKwh * options_.live_gco2_per_kwh();
+  }
+  snapshot.co2_g = co2_g_;
   return snapshot;
 }
 
@@ -84,7 +94,13 @@ Measurement Meter::difference(const std::string& name, const Snapshot& from, con
   }
   measurement.total_j = it_joules * options_.pue;
   measurement.kwh = measurement.total_j / kJoulesPerKwh;
-  measurement.co2_kg = measurement.kwh * options_.gco2_per_kwh / 1000.0;
+  if (options_.live_gco2_per_kwh) {
+    measurement.co2_kg = (to.co2_g - from.co2_g) / 1000.0;
+    measurement.gco2_per_kwh =
+        measurement.kwh > 0.0 ? (to.co2_g - from.co2_g) / measurement.kwh : options_.live_gco2_per_kwh();
+  } else {
+    measurement.co2_kg = measurement.kwh * options_.gco2_per_kwh / 1000.0;
+  }
   return measurement;
 }
 

@@ -21,23 +21,24 @@ OptionTable<MeteringOptions> make_metering_options() {
   table.push_back(number_option<M>(
       "carbon-intensity", [](auto& o) -> auto& { return o.carbon.gco2_per_kwh; }, at_least(0),
       "gCO2e/kWh to use instead of the table's"));
+  table.push_back(choice_option<M>(
+      "carbon-source", [](auto& o) -> auto& { return o.carbon.source; }, parse_intensity_source,
+      [](IntensitySource source) { return to_string(source); }, "table|electricitymaps",
+      "Where the carbon intensity comes from: CodeCarbon's offline table, or Electricity Maps' live figures "
+      "(token in $ELECTRICITYMAPS_API_TOKEN), sampled over the run and averaged by energy"));
+  table.push_back(text_option<M>(
+      "carbon-zone", [](auto& o) -> auto& { return o.carbon.live_zone; },
+      "Electricity Maps zone (e.g. US-CAL-CISO); default: the zone of --country/--region"));
+  table.push_back(duration_option<M>(
+      "carbon-sample-s", [](auto& o) -> auto& { return o.carbon.live_sample_interval; },
+      whole_from_to(1, 86400),
+      "Seconds between live carbon-intensity samples (--carbon-source electricitymaps)"));
   table.push_back(number_option<M>(
       "pue", [](auto& o) -> auto& { return o.pue; }, from_to(1, 5),
       "Power usage effectiveness of the data centre"));
-  // The interval is a std::chrono::milliseconds: read and written as its count.
-  Option<M> interval{.name = "interval-ms", .help = "Energy sampling interval in milliseconds"};
-  interval.type_name = "INT";
-  const Range interval_range = whole_from_to(1, 60000);
-  interval.set = [interval_range, flag = interval.flag()](M& options,
-                                                          std::span<const std::string> arguments) {
-    options.interval = std::chrono::milliseconds(
-        static_cast<int64_t>(interval_range.parse(flag, option_detail::single(flag, arguments))));
-  };
-  interval.get = [](const M& options) { return nlohmann::json(options.interval.count()); };
-  interval.check = [interval_range, flag = interval.flag()](const M& options) {
-    interval_range.check(flag, static_cast<double>(options.interval.count()));
-  };
-  table.push_back(std::move(interval));
+  table.push_back(duration_option<M>(
+      "interval-ms", [](auto& o) -> auto& { return o.interval; }, whole_from_to(1, 60000),
+      "Energy sampling interval in milliseconds"));
   table.push_back(text_option<M>(
       "prometheus-pushgateway", [](auto& o) -> auto& { return o.pushgateway_url; },
       "Push energy, power, CO2 and progress to this Prometheus Pushgateway while running "

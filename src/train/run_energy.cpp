@@ -199,24 +199,17 @@ EnergyTotals write_run_energy(const std::filesystem::path& output, const std::st
   whole.kwh = totals.kwh();
   whole.co2_kg = totals.co2_kg;
   whole.pue = pue;
-  whole.gco2_per_kwh = carbon.gco2_per_kwh;
+  const energy::CarbonIntensity applied = energy::applied_to(carbon, totals.co2_kg, totals.kwh());
+  whole.gco2_per_kwh = applied.gco2_per_kwh;
   energy::RunIdentity identity;
   identity.experiment_id = run_name;
   energy::append_emissions_row(
       output / "emissions.csv",
-      energy::make_emissions_row(whole, energy::combine_machines(machines), carbon, identity));
+      energy::make_emissions_row(whole, energy::combine_machines(machines), applied, identity));
 
-  const nlohmann::json report = {{"totals", totals},
-                                 {"earlier_processes", earlier},
-                                 {"ranks", ranks},
-                                 {"nodes", node_list},
-                                 {"gpus", gpus},
-                                 {"carbon",
-                                  {{"gco2_per_kwh", carbon.gco2_per_kwh},
-                                   {"zone", carbon.zone},
-                                   {"source", carbon.source},
-                                   {"year", carbon.year},
-                                   {"reason", carbon.reason}}}};
+  const nlohmann::json report = {{"totals", totals}, {"earlier_processes", earlier},
+                                 {"ranks", ranks},   {"nodes", node_list},
+                                 {"gpus", gpus},     {"carbon", applied}};
   write_file_atomically(output / "energy.json", report.dump(2) + "\n");
   return totals;
 }

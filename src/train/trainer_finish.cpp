@@ -39,9 +39,10 @@ void Trainer::add_ranks_energy(RunResult& result, const std::vector<std::string>
   }
   if (world_ > 1)
     result.ranks = ranks;
+  const energy::CarbonIntensity carbon = run_energy_->carbon();
   const EnergyTotals energy =
       write_run_energy(options_.output, options_.output.filename().string(), run_energy_->earlier(),
-                       rank_energies, run_energy_->carbon(), options_.metering.pue);
+                       rank_energies, carbon, options_.metering.pue);
   result.energy_kwh = energy.kwh();
   result.gpu_kwh = energy.gpu_j / energy::kJoulesPerKwh;
   result.cpu_kwh = energy.cpu_j / energy::kJoulesPerKwh;
@@ -52,8 +53,8 @@ void Trainer::add_ranks_energy(RunResult& result, const std::vector<std::string>
   result.average_w = energy.average_w();
   result.joules_per_sample =
       state_.trained_samples == 0 ? 0.0 : energy.total_j / static_cast<double>(state_.trained_samples);
-  result.carbon = {run_energy_->carbon().gco2_per_kwh, run_energy_->carbon().zone,
-                   run_energy_->carbon().reason};
+  const energy::CarbonIntensity applied = energy::applied_to(carbon, energy.co2_kg, energy.kwh());
+  result.carbon = {applied.gco2_per_kwh, applied.zone, applied.reason};
 }
 
 RunResult Trainer::finish() {

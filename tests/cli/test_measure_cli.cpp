@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http_server.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
@@ -106,6 +107,70 @@ TEST(MeasureCli, APrometheusPushgatewayGetsTheMeasuredEnergyWhileAndAfterTheComm
   EXPECT_DOUBLE_EQ(co2.at(group.substr(1)), window.at("total_j").get<double>() / 3.6e6 * 100.0);
   EXPECT_EQ(server.samples("greentune_duration_seconds").at(group.substr(1)),
             window.at("duration_s").get<double>());
+}
+
+// --carbon-source electricitymaps: the zone of --country FRA is asked of a local server that answers as the
+// API does, and the run's CO2 is its energy at that figure (123), not at the offline table's (56.039 for
+// France in CodeCarbon's folder), which stands in, with the reason recorded, when the API refuses.
+TEST(MeasureCli, LiveCarbonIntensityFromElectricityMapsWithTheOfflineFigureAsFallback) {
+  GREENTUNE_REQUIRE_SHARED(shared);
+  TempDir dir;
+  const std::string latest_fr = "/v3/carbon-intensity/latest?zone=FR";
+  HttpServerOptions options;
+  options.routes[latest_fr] =
+      HttpRoute{200, {}, R"({"zone": "FR", "carbonIntensity": 123, "datetime": "2026-12-07T10:00:00.000Z",
+                   "isEstimated": false, "emissionFactorType": "lifecycle"})"};
+  HttpServer server(options);
+  const auto environment = [&](const std::string& cache) {
+    return codecarbon_data_environment(shared) +
+           "ELECTRICITYMAPS_API_TOKEN=my-token GREENTUNE_ELECTRICITYMAPS_URL=" + server.url("/v3") +
+           " XDG_CACHE_HOME='" + (dir / cache).string() + "' ";
+  };
+  const auto measure = [&](const std::string& out, const std::string& place, const std::string& cache) {
+    return run_cli("measure --output-dir '" + (dir / out).string() + "' --carbon-source electricitymaps " +
+                       place + " -- sleep 0.3",
+                   {}, environment(cache));
+  };
+
+  const CommandResult live = measure("live", "--country FRA", "cache");
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target, latest_fr);
+  EXPECT_EQ(server.requests()[0].header("auth-token"), "my-token");
+  EXPECT_THAT(live.err, HasSubstr("zone FR"));
+  const auto energy = nlohmann::json::parse(read_text(dir / "live/energy.json"));
+  const auto& carbon = energy.at("carbon");
+  EXPECT_DOUBLE_EQ(carbon.at("gco2_per_kwh").get<double>(), 123.0);
+  EXPECT_EQ(carbon.at("electricitymaps").at("zone"), "FR");
+  EXPECT_DOUBLE_EQ(carbon.at("electricitymaps").at("offline_gco2_per_kwh").get<double>(), 56.039);
+  EXPECT_EQ(carbon.at("electricitymaps").at("samples").at(0).at("origin"), "electricitymaps");
+  const auto& window = energy.at("windows").at(0);
+  ASSERT_GT(window.at("kwh").get<double>(), 0.0);
+  EXPECT_NEAR(window.at("co2_kg").get<double>(), window.at("kwh").get<double>() * 0.123,
+              window.at("kwh").get<double>() * 1e-9);
+
+  // The answer is cached for the sample interval: a second run in the same cache asks nothing.
+  ASSERT_EQ(measure("cached", "--country FRA", "cache").exit_code, 0);
+  EXPECT_EQ(server.requests().size(), 1u);
+
+  server.set_route(latest_fr, HttpRoute{401, {}, R"({"message": "Invalid auth-token"})"});
+  const CommandResult refused = measure("refused", "--country FRA", "other-cache");
+  ASSERT_EQ(refused.exit_code, 0) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("HTTP 401: Invalid auth-token"));
+  const auto fallback = nlohmann::json::parse(read_text(dir / "refused/energy.json")).at("carbon");
+  EXPECT_DOUBLE_EQ(fallback.at("gco2_per_kwh").get<double>(), 56.039);
+  EXPECT_THAT(fallback.at("reason").get<std::string>(), HasSubstr("gave no figure (HTTP 401"));
+  EXPECT_EQ(fallback.at("electricitymaps").at("samples").at(0).at("origin"), "offline table");
+
+  // A place without a zone of its own stops before the command runs, saying how to name the zone.
+  const CommandResult state =
+      run_cli("measure --output-dir '" + (dir / "state").string() +
+                  "' --carbon-source electricitymaps --country USA --region VA -- touch '" +
+                  (dir / "ran").string() + "'",
+              {}, environment("cache"));
+  EXPECT_EQ(state.exit_code, 2);
+  EXPECT_THAT(state.err, HasSubstr("--carbon-zone"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
 }
 
 TEST(MeasureCli, BadUsageIsClearAndTheCommandDoesNotRun) {

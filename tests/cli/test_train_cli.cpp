@@ -17,6 +17,7 @@
 
 #include "../model/model_test_support.hpp"
 #include "greentune/core/error.hpp"
+#include "http_server.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
@@ -55,6 +56,41 @@ TEST(TrainCli, ConfigFileWithFlagOverridesTrainsAndWritesTheRun) {
                            "model/vocab.txt", "model/tokenizer_config.json"}) {
     EXPECT_TRUE(std::filesystem::exists(dir / "run" / file)) << file;
   }
+}
+
+// --carbon-source electricitymaps in a training run: the zone is asked of a local server answering as the
+// API does, and result.json, energy.json and emissions.csv hold CO2 at its figure (123 gCO2e/kWh), not at
+// the world average the run would otherwise use (475).
+TEST(TrainCli, LiveCarbonIntensityGivesTheRunsCo2) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "bert_tiny");
+  write_reviews(dir / "reviews.jsonl");
+  HttpServerOptions options;
+  options.routes["/v3/carbon-intensity/latest?zone=US-CAL-CISO"] = HttpRoute{
+      200, {}, R"({"zone": "US-CAL-CISO", "carbonIntensity": 123, "datetime": "2026-12-07T10:00:00Z"})"};
+  HttpServer server(options);
+  const std::string environment =
+      "ELECTRICITYMAPS_API_TOKEN=t GREENTUNE_ELECTRICITYMAPS_URL=" + server.url("/v3") + " XDG_CACHE_HOME='" +
+      (dir / "xdg").string() + "' ";
+  const CommandResult result =
+      run_cli("train --model '" + (dir / "model").string() + "' --data '" + (dir / "reviews.jsonl").string() +
+                  "' --max-length 16 --batch-size 4 --epochs 1 --threads 1 --cache-dir '" +
+                  (dir / "cache").string() + "' --output '" + (dir / "run").string() +
+                  "' --carbon-source electricitymaps --carbon-zone US-CAL-CISO --carbon-sample-s 60",
+              {}, environment);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(server.requests().size(), 1u);
+  const auto run = nlohmann::json::parse(read_text(dir / "run/result.json"));
+  EXPECT_DOUBLE_EQ(run.at("carbon").at("gco2_per_kwh").get<double>(), 123.0);
+  const double kwh = run.at("energy_kwh");
+  ASSERT_GT(kwh, 0.0);
+  EXPECT_NEAR(run.at("co2_kg").get<double>(), kwh * 0.123, kwh * 1e-9);
+  const auto energy = nlohmann::json::parse(read_text(dir / "run/energy.json"));
+  EXPECT_EQ(energy.at("carbon").at("electricitymaps").at("zone"), "US-CAL-CISO");
+  EXPECT_EQ(energy.at("carbon").at("electricitymaps").at("samples").size(), 1u);
+  const auto config = nlohmann::json::parse(read_text(dir / "run/config.json"));
+  EXPECT_EQ(config.at("carbon-source"), "electricitymaps");
+  EXPECT_EQ(config.at("carbon-sample-s"), 60);
 }
 
 TEST(TrainCli, OnATerminalAProgressBarIsRedrawnWithTheLogLinesAboveIt) {

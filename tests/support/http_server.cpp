@@ -185,7 +185,13 @@ void HttpServer::serve() {
   }
 }
 
+void HttpServer::set_route(const std::string& target, HttpRoute route) {
+  const std::lock_guard lock(routes_mutex_);
+  options_.routes[target] = std::move(route);
+}
+
 HttpRoute HttpServer::route_for(const std::string& target) const {
+  const std::lock_guard lock(routes_mutex_);
   if (!options_.routes.empty()) {
     const auto route = options_.routes.find(target);
     return route != options_.routes.end() ? route->second : error_route(404);

@@ -59,6 +59,8 @@ class HttpServer {
   std::string url(const std::string& path = "/file") const;
   uint16_t port() const { return port_; }  // e.g. for URLs that reach it as "localhost"
   std::vector<ReceivedRequest> requests() const;
+  // Replaces (or adds) the answer for target while the server runs (routes mode).
+  void set_route(const std::string& target, HttpRoute route);
 
  private:
   void serve();
@@ -69,6 +71,7 @@ class HttpServer {
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  mutable std::mutex routes_mutex_;  // options_.routes, which set_route changes while serving
   mutable std::mutex requests_mutex_;
   std::vector<ReceivedRequest> requests_;
   int responses_cut_ = 0;

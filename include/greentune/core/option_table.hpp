@@ -122,6 +122,25 @@ Option<Options> number_option(std::string name, Access access, Range range, std:
   return option;
 }
 
+// A std::chrono::duration held at access(options), given and written as its count of the duration's unit.
+template <typename Options, typename Access>
+Option<Options> duration_option(std::string name, Access access, Range range, std::string help) {
+  using Held = std::remove_cvref_t<decltype(access(std::declval<Options&>()))>;
+  range.whole = true;
+  Option<Options> option{.name = std::move(name), .help = std::move(help)};
+  option.type_name = "INT";
+  const std::string flag = option.flag();
+  option.set = [access, range, flag](Options& options, std::span<const std::string> arguments) {
+    access(options) =
+        Held(static_cast<typename Held::rep>(range.parse(flag, option_detail::single(flag, arguments))));
+  };
+  option.get = [access](const Options& options) { return nlohmann::json(access(options).count()); };
+  option.check = [access, range, flag](const Options& options) {
+    range.check(flag, static_cast<double>(access(options).count()));
+  };
+  return option;
+}
+
 // Text (std::string) or a path (std::filesystem::path) held at access(options).
 template <typename Options, typename Access>
 Option<Options> text_option(std::string name, Access access, std::string help, bool must_exist = false) {

@@ -6,7 +6,9 @@
 // figure, take their grid zone's through greentune's own map (src/energy/cloud_region_grids.csv, compiled
 // in). Nothing is geolocated.
 
+#include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +67,12 @@ CarbonTable carbon_table_without_data(std::string not_found);
 // The table for this process: find_codecarbon_data() loaded once, or the world average alone.
 const CarbonTable& carbon_table();
 
+// Where a run's carbon intensity comes from: CodeCarbon's offline figures, or Electricity Maps' live ones
+// (energy/electricitymaps.hpp), with the offline figure standing in where the API cannot answer.
+enum class IntensitySource { offline_table, electricitymaps };
+std::string_view to_string(IntensitySource source);             // "table", "electricitymaps"
+IntensitySource parse_intensity_source(std::string_view name);  // Error(usage) for another name
+
 // What the user said about the place and the grid (the CLI's flags). Every member has an initializer so
 // that designated initializers ({.country = "FRA"}) leave the rest empty without GCC 12's
 // -Wmissing-field-initializers warning.
@@ -75,7 +83,23 @@ struct CarbonOptions {
                          // NO1..NO5, FI)
   std::string cloud_provider{};  // --cloud-provider: gcp, aws or azure
   std::string cloud_region{};  // --cloud-region: "us-central1", or "gcp:us-central1" without --cloud-provider
+  IntensitySource source = IntensitySource::offline_table;  // --carbon-source
+  std::string live_zone{};  // --carbon-zone: the Electricity Maps zone; empty: the zone of the place named
+  std::chrono::seconds live_sample_interval{900};  // --carbon-sample-s: between live samples
 };
+
+// One reading of a live carbon intensity: the value the energy drawn from then on is charged at.
+struct CarbonSample {
+  std::string time_utc;  // when it was taken, "2026-12-07T10:15:00Z"
+  double gco2_per_kwh = 0.0;
+  // "electricitymaps" (asked now), "cache" (an answer for the zone fetched within the sample interval),
+  // "offline table" (no answer yet), "previous sample" (this one failed; the last answer still stands).
+  std::string origin;
+  std::string data_time;   // the hour the figure describes, as the API gave it; empty without an answer
+  bool estimated = false;  // the API estimated the figure instead of measuring it
+  std::string problem;     // why the API gave no figure; empty when it did
+};
+void to_json(nlohmann::json& json, const CarbonSample& sample);
 
 struct CarbonIntensity {
   double gco2_per_kwh = 0.0;
@@ -87,7 +111,22 @@ struct CarbonIntensity {
   // For emissions.csv: empty when unknown. region is CodeCarbon's spelling: the lower-case US state or
   // Canadian province name ("virginia"), or the Nordic zone code.
   std::string country_iso3, country_name, region, cloud_provider, cloud_region;
+  ZoneKind zone_kind = ZoneKind::world;
+  // A live intensity (--carbon-source electricitymaps): the Electricity Maps zone, every sample so far and,
+  // when some samples had no answer, why. gco2_per_kwh is then the energy-weighted average of the samples
+  // over the energy measured (see applied_to), and offline_gco2_per_kwh the table's figure that stood in.
+  std::string live_zone;  // empty: an offline figure
+  std::vector<CarbonSample> samples;
+  double offline_gco2_per_kwh = 0.0;
 };
+// energy.json's "carbon": the figure, zone, source, year and reason, and for a live intensity its zone,
+// samples and offline figure.
+void to_json(nlohmann::json& json, const CarbonIntensity& intensity);
+
+// carbon as it was applied to energy that emitted co2_kg over kwh: a live intensity's gco2_per_kwh becomes
+// the energy-weighted average of its samples, co2_kg * 1000 / kwh (unchanged when kwh is 0); an offline
+// one is returned as it is.
+CarbonIntensity applied_to(CarbonIntensity carbon, double co2_kg, double kwh);
 
 // Precedence: --carbon-intensity > cloud region > region (within --country when given) > country > world
 // average. The place is looked up even when the value is given, so that emissions.csv names it. Throws

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "greentune/energy/carbon.hpp"
+#include "greentune/energy/electricitymaps.hpp"
 #include "greentune/energy/emissions_csv.hpp"
 #include "greentune/energy/meter.hpp"
 #include "greentune/energy/nvml.hpp"
@@ -56,14 +57,21 @@ struct MeteringOptions {
 
 // A running Meter over this machine's counters, with the carbon intensity it applies.
 struct Metering {
+  // --carbon-source electricitymaps: the live intensity the Meter reads (declared before it, so that it
+  // outlives it); null for an offline one.
+  std::unique_ptr<LiveCarbonIntensity> live_carbon;
   std::unique_ptr<Meter> meter;
   MachineInfo machine;
-  CarbonIntensity carbon;
+  CarbonIntensity carbon;  // as resolved at the start (for a live one: the offline figure of its place)
   std::vector<std::string> notes;
+
+  // The carbon intensity as it stands now: carbon, with a live source's samples so far (applied_to then
+  // gives the energy-weighted average of a window).
+  CarbonIntensity carbon_now() const;
 };
 
 // Resolves the carbon intensity first (Error(usage) for an unknown --country and the like, before any
-// work), then discovers the counters and starts the Meter.
+// work; a live source takes its first sample), then discovers the counters and starts the Meter.
 Metering start_metering(const MeteringOptions& options);
 
 // Names the run in emissions.csv.

@@ -23,6 +23,10 @@ struct MeterOptions {
   std::chrono::milliseconds interval{100};
   double pue = 1.0;             // power usage effectiveness: facility energy per IT energy
   double gco2_per_kwh = 475.0;  // carbon intensity of the electricity
+  // A live carbon intensity (gCO2e/kWh), read at every reading of the counters: the energy since the
+  // previous reading is charged at it, so a window's CO2 follows the grid and its gco2_per_kwh is the
+  // energy-weighted average. Empty: gco2_per_kwh throughout.
+  std::function<double()> live_gco2_per_kwh;
   // Called before the counters are read at a window edge, so that queued GPU work is inside the window
   // it belongs to (e.g. cudaDeviceSynchronize). Empty: nothing to wait for.
   std::function<void()> synchronize;
@@ -58,6 +62,7 @@ class Meter {
   struct Snapshot {
     Clock::time_point time;
     std::vector<double> joules;  // per counter, cumulative
+    double co2_g = 0.0;          // cumulative, at the live intensity of each reading (live only)
   };
   Snapshot read_locked();  // polls every working counter now; mutex_ held
   Measurement difference(const std::string& name, const Snapshot& from, const Snapshot& to) const;
@@ -67,7 +72,8 @@ class Meter {
   std::vector<CounterInfo> infos_;
   MeterOptions options_;
   mutable std::mutex mutex_;
-  std::vector<double> last_joules_;                    // newest reading per counter
+  std::vector<double> last_joules_;  // newest reading per counter
+  double co2_g_ = 0.0;  // emitted up to the newest reading, charged at the live intensity (live only)
   std::vector<std::string> failure_of_;                // empty while the counter works
   std::map<std::string, Snapshot, std::less<>> open_;  // window name -> its begin
   std::condition_variable stop_signal_;

@@ -76,7 +76,8 @@ GroupLayout lay_out_group(ProcessGroup& group, int local_rank);
 // The run's energy over all ranks (ranks[i] from rank i) and earlier processes of a resumed run: the
 // components and CO2 summed, the duration the longest rank's. Appends the run's one emissions.csv row
 // (the run's machines combined, see energy::combine_machines) and writes energy.json with per-rank,
-// per-node and per-GPU breakdowns. pue: the one the Meters applied. Returns the run's totals.
+// per-node and per-GPU breakdowns; a live carbon intensity is recorded as its energy-weighted average over
+// the run (energy::applied_to). pue: the one the Meters applied. Returns the run's totals.
 EnergyTotals write_run_energy(const std::filesystem::path& output, const std::string& run_name,
                               const EnergyTotals& earlier, const std::vector<RankEnergy>& ranks,
                               const energy::CarbonIntensity& carbon, double pue);
@@ -99,7 +100,8 @@ class RunEnergy {
   // data-parallel run): the progress bar's W. 0 on the first call.
   double recent_watts(double run_total_j);
 
-  const energy::CarbonIntensity& carbon() const { return metering_.carbon; }
+  // The carbon intensity with a live source's samples so far (energy::applied_to averages them).
+  energy::CarbonIntensity carbon() const { return metering_.carbon_now(); }
   const energy::Metering& metering() const { return metering_; }
   // "gpu": "nvml-energy-counter", "cpu": "rapl", ... for result.json.
   nlohmann::json methods() const;

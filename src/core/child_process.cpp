@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/process_memory.hpp"
 
 extern char** environ;
 
@@ -98,8 +99,7 @@ class SpawnFileActions {
 class PeakMemorySampler {
  public:
   explicit PeakMemorySampler(pid_t child)
-      : status_path_("/proc/" + std::to_string(child) + "/status"),
-        thread_([this] { sample_until_stopped(); }) {}
+      : pid_(std::to_string(child)), thread_([this] { sample_until_stopped(); }) {}
   PeakMemorySampler(const PeakMemorySampler&) = delete;
   PeakMemorySampler& operator=(const PeakMemorySampler&) = delete;
   ~PeakMemorySampler() { stop(); }
@@ -113,7 +113,7 @@ class PeakMemorySampler {
     wake_.notify_one();
     if (thread_.joinable())
       thread_.join();
-    return static_cast<double>(peak_kb_) / 1024.0;
+    return peak_mb_;
   }
 
  private:
@@ -127,21 +127,15 @@ class PeakMemorySampler {
     }
   }
   void sample() {
-    std::ifstream status(status_path_);
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) {  // "VmHWM:    123456 kB"
-        peak_kb_ = std::max(peak_kb_, std::strtoull(line.c_str() + 6, nullptr, 10));
-        return;
-      }
-    }
+    if (const std::optional<double> peak = peak_memory_mb(pid_))
+      peak_mb_ = std::max(peak_mb_, *peak);
   }
 
-  std::string status_path_;
+  std::string pid_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopped_ = false;
-  unsigned long long peak_kb_ = 0;
+  double peak_mb_ = 0.0;
   std::thread thread_;  // last: started once the members it uses exist
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "greentune/core/error.hpp"
+#include "greentune/core/parse.hpp"
 #include "greentune/core/untrusted_file.hpp"
 
 namespace greentune {
@@ -211,6 +213,25 @@ void create_directories(const fs::path& directory, std::string_view fix) {
                 "cannot create the directory: " + (ec ? ec.message() : std::string("a file is in the way")),
                 fix);
   }
+}
+
+uint64_t remove_stale_temporaries(const fs::path& directory) {
+  uint64_t freed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t marker = name.rfind(".tmp-");
+    if (marker == std::string::npos || !entry.is_regular_file(ec))
+      continue;
+    const std::optional<pid_t> pid = parse_whole<pid_t>(std::string_view(name).substr(marker + 5));
+    const bool running = pid && *pid > 0 && (::kill(*pid, 0) == 0 || errno != ESRCH);
+    if (!pid || running)
+      continue;
+    const uint64_t bytes = entry.file_size(ec);
+    if (fs::remove(entry.path(), ec))
+      freed += bytes;
+  }
+  return freed;
 }
 
 std::optional<std::string> env_value(const char* name) {

@@ -6,10 +6,12 @@ namespace {
 
 OptionTable<DataSpec> make_data_spec_options() {
   OptionTable<DataSpec> table;
-  table.push_back(text_option<DataSpec>(
-      "data", [](auto& spec) -> auto& { return spec.path; },
-      "Dataset: an aclImdb folder or .tar.gz, a .jsonl/.json, .csv or .tsv file, or \"imdb\" for the "
-      "downloaded IMDB archive (fetched when missing); required"));
+  table.push_back(naming_file(
+      text_option<DataSpec>(
+          "data", [](auto& spec) -> auto& { return spec.path; },
+          "Dataset: an aclImdb folder or .tar.gz, a .jsonl/.json, .csv or .tsv file, or \"imdb\" for the "
+          "downloaded IMDB archive (fetched when missing); required"),
+      PathKind::path_or_name));
   table.push_back(choice_option<DataSpec>(
       "format", [](auto& spec) -> auto& { return spec.format; }, parse_format,
       [](Format format) { return to_string(format); }, "{auto,imdb,jsonl,csv,tsv}",

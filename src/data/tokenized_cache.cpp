@@ -445,6 +445,10 @@ TokenizedDataset TokenizedDataset::open_or_build(const DataSpec& spec,
     throw Error(ErrorCode::io, cache_dir.string(), "cannot create the cache directory: " + ec.message(),
                 "pass a writable --cache-dir, or set GREENTUNE_DATA_DIR");
   }
+  if (const uint64_t freed = remove_stale_temporaries(cache_dir); freed > 0) {
+    log::info(fmt::format("removed {:.1f} MB of cache files an interrupted tokenization left in {}",
+                          freed / 1e6, cache_dir.string()));
+  }
   const RawDataset dataset = load_dataset(spec);
   log::info(fmt::format("tokenizing {} into {}", dataset.origin, path.string()));
   const size_t tokenizer_repairs = write_cache(path, dataset, tokenizer, expected, options.threads);

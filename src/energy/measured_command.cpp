@@ -40,6 +40,8 @@ MeasuredCommand measure_command(const std::vector<std::string>& command, const M
   measured.carbon = applied_to(metering.carbon_now(), measured.run.co2_kg, measured.run.kwh);
   measured.notes = metering.notes;
   measured.counter_failures = metering.meter->failures();
+  if (!measured.exit.started)
+    return measured;  // nothing ran: no row, no energy.json, as if it had not been asked
   measured.row = make_emissions_row(measured.run, metering.machine, measured.carbon, identity);
   append_emissions_row(output_dir / "emissions.csv", measured.row);
   const nlohmann::json report = {{"command", command},

@@ -29,20 +29,20 @@ OptionTable<MeteringOptions> make_metering_options() {
   table.push_back(text_option<M>(
       "carbon-zone", [](auto& o) -> auto& { return o.carbon.live_zone; },
       "Electricity Maps zone (e.g. US-CAL-CISO); default: the zone of --country/--region"));
-  table.push_back(duration_option<M>(
+  table.push_back(not_changing_result(duration_option<M>(
       "carbon-sample-s", [](auto& o) -> auto& { return o.carbon.live_sample_interval; },
       whole_from_to(1, 86400),
-      "Seconds between live carbon-intensity samples (--carbon-source electricitymaps)"));
+      "Seconds between live carbon-intensity samples (--carbon-source electricitymaps)")));
   table.push_back(number_option<M>(
       "pue", [](auto& o) -> auto& { return o.pue; }, from_to(1, 5),
       "Power usage effectiveness of the data centre"));
-  table.push_back(duration_option<M>(
+  table.push_back(not_changing_result(duration_option<M>(
       "interval-ms", [](auto& o) -> auto& { return o.interval; }, whole_from_to(1, 60000),
-      "Energy sampling interval in milliseconds"));
-  table.push_back(text_option<M>(
+      "Energy sampling interval in milliseconds")));
+  table.push_back(not_changing_result(text_option<M>(
       "prometheus-pushgateway", [](auto& o) -> auto& { return o.pushgateway_url; },
       "Push energy, power, CO2 and progress to this Prometheus Pushgateway while running "
-      "(e.g. http://localhost:9091)"));
+      "(e.g. http://localhost:9091)")));
   return table;
 }
 

@@ -491,7 +491,18 @@ fs::path resolve_model_dir(const std::string& model, const HubOptions& options) 
   }
   log::info(fmt::format("fetching {} (revision {}) from {} into {}", repo.id, repo.revision, repo.endpoint,
                         repo.storage.string()));
-  return download_snapshot(repo);
+  try {
+    return download_snapshot(repo);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::network && error.code() != ErrorCode::not_found)
+      throw;
+    // A name that is neither: a typo of a local directory reads like a hub id, so both are said.
+    throw Error(error.code(), model,
+                fmt::format("is not a directory relative to {}, and the hub answered: {}",
+                            fs::current_path(ec).string(), error.what()),
+                "give an existing model directory (in a TOML file: relative to that file) or a hub id that "
+                "exists, such as distilbert-base-uncased");
+  }
 }
 
 }  // namespace greentune::model

@@ -1,5 +1,6 @@
 #include "greentune/model/runtime.hpp"
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <malloc.h>
 #include <sched.h>
@@ -87,6 +88,16 @@ CpuRuntime configure_cpu_runtime(int threads) {
                     runtime.blas));
   }
   return runtime;
+}
+
+void release_free_memory() {
+  // gperftools' C entry point, looked up so that a build without tcmalloc needs no header or library.
+  using Release = void (*)();
+  if (const auto release =
+          reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory")))
+    release();
+  else
+    malloc_trim(0);
 }
 
 double measure_cpu_bf16_slowdown() {

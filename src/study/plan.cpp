@@ -15,7 +15,8 @@ namespace greentune::study {
 namespace {
 
 // Options the study sets for every run itself.
-const std::set<std::string, std::less<>> kStudyReservedOptions = {"output", "resume", "config", "seed"};
+const std::set<std::string, std::less<>> kStudyReservedOptions = {"output", "resume", "overwrite", "config",
+                                                                  "seed"};
 
 // The first byte of a non-ASCII character outside strings and comments, where TOML allows none (bare keys
 // are ASCII letters, digits, - and _). toml++ 3.3.0, Debian 12's, reaches undefined behaviour (an

@@ -230,7 +230,13 @@ StudyOutcome run_study(const StudyPlan& plan, const fs::path& study_dir, const R
       } catch (const Error& error) {
         if (error.code() == ErrorCode::interrupted) {
           write_results(collect_results(plan, study_dir), study_dir);
-          throw;
+          // The trainer's hint (--resume) is a train command's: a study continues its runs by itself.
+          throw Error(
+              ErrorCode::interrupted, run_dir.string(),
+              fmt::format("study {} interrupted in run {}; its checkpoint was written", plan.name, name),
+              fmt::format("run `greentune study {} --output {}` again, with the same --set options: it "
+                          "keeps the finished runs and continues this one from its checkpoint",
+                          plan.file.string(), study_dir.string()));
         }
         if (error.code() == ErrorCode::io)
           stop_on_io_error(plan, study_dir, name, error);

@@ -30,7 +30,7 @@ std::string torch_archive(const Value& value) {
 }  // namespace
 
 void save_checkpoint(const fs::path& output, const LoopState& state, model::SequenceClassifierImpl& model,
-                     torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states) {
+                     torch::optim::Optimizer& optimizer, const torch::Tensor& rng_states, bool keep_older) {
   const std::string name = checkpoint_dir_name(state.step);
   const fs::path directory = output / name;
   const fs::path temporary = output / (name + ".tmp");
@@ -56,11 +56,29 @@ void save_checkpoint(const fs::path& output, const LoopState& state, model::Sequ
   }
   write_file_atomically(output / "checkpoint.json",
                         nlohmann::json{{"dir", name}, {"step", state.step}}.dump() + "\n");
+  if (keep_older)
+    return;
   for (const auto& entry : fs::directory_iterator(output, ec)) {  // older checkpoints are superseded
     const std::string entry_name = entry.path().filename().string();
     if (entry_name.rfind("checkpoint-", 0) == 0 && entry_name != name)
       fs::remove_all(entry.path(), ec);
   }
+}
+
+uint64_t remove_checkpoints(const fs::path& output) {
+  uint64_t freed = 0;
+  std::error_code ec;
+  fs::remove(output / "checkpoint.json", ec);  // first: no checkpoint is named while they go
+  for (const auto& entry : fs::directory_iterator(output, ec)) {
+    if (entry.path().filename().string().rfind("checkpoint-", 0) != 0)
+      continue;
+    for (const auto& file : fs::recursive_directory_iterator(entry.path(), ec)) {
+      if (file.is_regular_file(ec))
+        freed += file.file_size(ec);
+    }
+    fs::remove_all(entry.path(), ec);
+  }
+  return freed;
 }
 
 namespace {

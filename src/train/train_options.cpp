@@ -63,6 +63,27 @@ std::optional<std::string> emulated_bf16_reason(torch::Device device) {
                      fmt::join(energy::kNativeBf16Flags, ", "));
 }
 
+KeepCheckpoints parse_keep_checkpoints(std::string_view name) {
+  for (const KeepCheckpoints keep : {KeepCheckpoints::last, KeepCheckpoints::none, KeepCheckpoints::all}) {
+    if (name == to_string(keep))
+      return keep;
+  }
+  throw Error(ErrorCode::usage, "--keep-checkpoints", fmt::format("unknown choice \"{}\"", name),
+              "use last, none or all");
+}
+
+std::string_view to_string(KeepCheckpoints keep) {
+  switch (keep) {
+    case KeepCheckpoints::last:
+      return "last";
+    case KeepCheckpoints::none:
+      return "none";
+    case KeepCheckpoints::all:
+      return "all";
+  }
+  return "unknown";
+}
+
 namespace {
 
 using T = TrainOptions;
@@ -107,8 +128,10 @@ bool parse_report_to(std::string_view name) {
 // What to train and evaluate on, and where the run writes.
 void add_data_options(OptionTable<T>& table) {
   const auto add = [&table](Option<T> option) { table.push_back(std::move(option)); };
-  add(text_option<T>(
-      "model", [](auto& o) -> auto& { return o.model; }, "Model directory or Hugging Face hub id"));
+  add(naming_file(
+      text_option<T>(
+          "model", [](auto& o) -> auto& { return o.model; }, "Model directory or Hugging Face hub id"),
+      PathKind::path_or_name));
   add(text_option<T>(
       "device", [](auto& o) -> auto& { return o.device; }, model::kDeviceHelp));
   append_nested(
@@ -127,14 +150,14 @@ void add_data_options(OptionTable<T>& table) {
   add(number_option<T>(
       "seed", [](auto& o) -> auto& { return o.seed; }, whole_at_least(0),
       "Seed of the validation split, the weights drawn, the batch order and dropout"));
-  add(text_option<T>(
+  add(not_changing_result(text_option<T>(
       "cache-dir", [](auto& o) -> auto& { return o.cache_dir; },
-      "Directory of tokenized caches (default $GREENTUNE_DATA_DIR/cache)"));
+      "Directory of tokenized caches (default $GREENTUNE_DATA_DIR/cache)")));
   add(text_option<T>(
       "vocab", [](auto& o) -> auto& { return o.vocab; }, "vocab.txt to use instead of the model's", true));
-  add(text_option<T>(
+  add(not_changing_result(text_option<T>(
       "output", [](auto& o) -> auto& { return o.output; },
-      "Run directory for metrics, results and the model"));
+      "Run directory for metrics, results and the model")));
 }
 
 // Batches and how long the run trains.
@@ -236,20 +259,20 @@ void add_run_options(OptionTable<T>& table) {
   add(number_option<T>(
       "max-test-examples", [](auto& o) -> auto& { return o.max_test_examples; }, whole_at_least(0),
       "Evaluate the test split on this many examples, drawn with --seed (0: all)"));
-  add(number_option<T>(
+  add(not_changing_result(number_option<T>(
       "log-every", [](auto& o) -> auto& { return o.log_every; }, whole_from_to(1, 1 << 30),
-      "Updates between training rows in metrics.jsonl"));
-  add(choice_option<T>(
+      "Updates between training rows in metrics.jsonl")));
+  add(not_changing_result(choice_option<T>(
       "report-to", [](auto& o) -> auto& { return o.report_to_tensorboard; }, parse_report_to,
       [](bool tensorboard) { return tensorboard ? "tensorboard" : "none"; }, "{none,tensorboard}",
       "tensorboard: metrics.jsonl's rows also as TensorBoard scalars in RUN/tensorboard/ (loss, lr, "
-      "grad_norm, eval metrics, power W, energy kWh, CO2 g, samples/s); none"));
+      "grad_norm, eval metrics, power W, energy kWh, CO2 g, samples/s); none")));
   add(number_option<T>(
       "eval-every", [](auto& o) -> auto& { return o.eval_every; }, whole_at_least(0),
       "Updates between evaluations (0: each epoch)"));
-  add(number_option<T>(
+  add(not_changing_result(number_option<T>(
       "save-every", [](auto& o) -> auto& { return o.save_every; }, whole_at_least(0),
-      "Updates between checkpoints (0: at each epoch end only)"));
+      "Updates between checkpoints (0: at each epoch end only)")));
   add(number_option<T>(
       "early-stopping-patience", [](auto& o) -> auto& { return o.early_stopping_patience; },
       whole_at_least(0), "Stop after this many evaluations without a better accuracy (0: off)"));
@@ -259,12 +282,20 @@ void add_run_options(OptionTable<T>& table) {
   add(number_option<T>(
       "target-accuracy", [](auto& o) -> auto& { return o.target_accuracy; }, from_to(0, 1),
       "Stop once an evaluation reaches this accuracy (0: no target)"));
-  add(flag_option<T>(
-      "resume", [](auto& o) -> auto& { return o.resume; }, "Continue from the last checkpoint in --output"));
-  add(number_option<T>(
+  add(not_changing_result(flag_option<T>(
+      "resume", [](auto& o) -> auto& { return o.resume; }, "Continue from the last checkpoint in --output")));
+  add(not_changing_result(choice_option<T>(
+      "keep-checkpoints", [](auto& o) -> auto& { return o.keep_checkpoints; }, parse_keep_checkpoints,
+      [](KeepCheckpoints keep) { return to_string(keep); }, "{last,none,all}",
+      "Checkpoints kept: last (the newest), none once the run has finished (its model and results stay; "
+      "a study's default), or all")));
+  add(not_changing_result(flag_option<T>(
+      "overwrite", [](auto& o) -> auto& { return o.overwrite; },
+      "Start again in an --output that holds a run, deleting its checkpoints, metrics, results and model")));
+  add(not_changing_result(number_option<T>(
       "threads", [](auto& o) -> auto& { return o.threads; }, whole_from_to(0, 4096),
       "CPU threads (0: every CPU this process may use, shared out among the ranks that may use the same "
-      "ones)"));
+      "ones)")));
 }
 
 OptionTable<T> make_train_options() {
@@ -276,6 +307,17 @@ OptionTable<T> make_train_options() {
   add_run_options(table);
   append_nested(
       table, energy::metering_options(), [](auto& o) -> auto& { return o.metering; });
+  // --resume's help names the options a resumed run may change: those that do not change its result.
+  std::vector<std::string> changeable;
+  for (const Option<T>& option : table) {
+    if (!option.changes_result && option.name != "resume" && option.name != "overwrite")
+      changeable.push_back(option.flag());
+  }
+  Option<T>& resume =
+      *std::find_if(table.begin(), table.end(), [](const auto& o) { return o.name == "resume"; });
+  resume.help += fmt::format(
+      ". Every option that changes the result must be the run's own (its config.json); only {} may differ",
+      fmt::join(changeable, ", "));
   return table;
 }
 

@@ -319,7 +319,8 @@ void Trainer::save(int64_t epoch, size_t next_batch) {
   if (!root_)
     return;
   state_.train_seconds += seconds_since(started_);  // the checkpoint holds the run's time so far
-  save_checkpoint(options_.output, state_, *classifier_, *optimizer_, rng_states);
+  save_checkpoint(options_.output, state_, *classifier_, *optimizer_, rng_states,
+                  options_.keep_checkpoints == KeepCheckpoints::all);
   state_.train_seconds -= seconds_since(started_);
 }
 

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include "checkpoint.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/process_memory.hpp"
 #include "greentune/model/pretrained.hpp"
 #include "trainer_phases.hpp"
 
@@ -12,7 +14,10 @@ namespace greentune::train {
 
 namespace {
 
-double peak_memory_mb() {
+// This run's peak resident memory: since the Trainer reset it, else the process's.
+double run_peak_memory_mb() {
+  if (const std::optional<double> peak = peak_memory_mb())
+    return *peak;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports kilobytes
@@ -92,7 +97,7 @@ RunResult Trainer::finish() {
     model::save_pretrained(options_.output / "model", *classifier_, *tokenizer_);
   result.energy_forecast =
       state_.forecast.from_steps > 0 ? std::optional<EnergyForecast>(state_.forecast) : std::nullopt;
-  result.peak_memory_mb = peak_memory_mb();
+  result.peak_memory_mb = run_peak_memory_mb();
   result.world_size = world_;
   result.threads = runtime_.threads;  // rank 0's intra-op threads (each rank's under "ranks")
 
@@ -113,6 +118,10 @@ RunResult Trainer::finish() {
   add_ranks_energy(result, reports);
   result.config = resolved_;
   write_file_atomically(options_.output / kRunResultFile, nlohmann::json(result).dump(2) + "\n");
+  if (options_.keep_checkpoints == KeepCheckpoints::none) {  // after result.json: the run is finished
+    const uint64_t freed = remove_checkpoints(options_.output);
+    log::info(fmt::format("--keep-checkpoints none: deleted the checkpoints ({:.1f} MB)", freed / 1e6));
+  }
   return result;
 }
 

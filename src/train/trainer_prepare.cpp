@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -6,9 +7,11 @@
 #include "greentune/core/error.hpp"
 #include "greentune/core/files.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/process_memory.hpp"
 #include "greentune/model/device.hpp"
 #include "greentune/model/hub.hpp"
 #include "greentune/model/runtime.hpp"
+#include "greentune/train/fingerprint.hpp"
 #include "trainer_phases.hpp"
 
 namespace greentune::train {
@@ -27,8 +30,77 @@ UpdatePlan plan_updates(const TrainOptions& options, int64_t batches_per_epoch, 
   return plan;
 }
 
+namespace {
+
+// What an interrupted write left in output: files of a process that is gone, and a checkpoint never
+// completed. Nothing of a run: removed before the directory is looked at.
+void remove_leftovers(const fs::path& output) {
+  uint64_t freed = remove_stale_temporaries(output);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(output, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("checkpoint-") && name.ends_with(".tmp") && entry.is_directory(ec)) {
+      for (const auto& file : fs::recursive_directory_iterator(entry.path(), ec))
+        freed += file.is_regular_file(ec) ? file.file_size(ec) : 0;
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+  if (freed > 0) {
+    log::info(
+        fmt::format("removed {:.1f} MB that an interrupted write left in {}", freed / 1e6, output.string()));
+  }
+}
+
+// The run directory before anything is written in it: a run there is continued only with --resume and
+// the options it was made with, started again only with --overwrite (what it wrote deleted first), and
+// never mixed with a new one. Then the new run's fingerprint is recorded.
+void prepare_run_directory(const TrainOptions& options) {
+  const fs::path& output = options.output;
+  const nlohmann::json fingerprint = run_fingerprint(options);
+  remove_leftovers(output);
+  const std::vector<fs::path> existing = run_files_in(output);
+  if (!existing.empty() && options.overwrite) {
+    for (const fs::path& file : existing) {
+      std::error_code ec;
+      fs::remove_all(file, ec);
+      if (ec) {
+        throw Error(ErrorCode::io, file.string(), "cannot delete it for --overwrite: " + ec.message(),
+                    "check the directory's permissions, or pass another --output");
+      }
+    }
+    log::info(fmt::format("--overwrite: deleted what the earlier run in {} wrote", output.string()));
+  } else if (!existing.empty() && !options.resume) {
+    std::error_code ec;
+    throw Error(ErrorCode::usage, "--output " + output.string(),
+                fs::exists(output / kRunResultFile, ec) ? "holds a finished run already"
+                                                        : "holds an unfinished run already",
+                "pass --resume to continue it, --overwrite to start it again (deleting what it wrote), or "
+                "another --output");
+  } else if (!existing.empty()) {
+    if (const std::optional<nlohmann::json> recorded = recorded_fingerprint(output)) {
+      const std::vector<std::string> changes = fingerprint_changes(*recorded, fingerprint);
+      if (!changes.empty()) {
+        throw Error(ErrorCode::usage, "--resume",
+                    fmt::format("the run in {} was made with other options: {}", output.string(),
+                                fmt::join(changes, "; ")),
+                    "resume with the run's own options (its config.json), or pass --overwrite to start it "
+                    "again with these");
+      }
+    }
+  }
+  greentune::create_directories(output, "pass --output with a writable directory");
+  write_file_atomically(output / kFingerprintFile, fingerprint.dump(2) + "\n");
+}
+
+}  // namespace
+
 Trainer::Trainer(const TrainOptions& options) : options_(options) {
+  // This run's peak memory starts here, not at the start of the process (a study's earlier runs).
+  model::release_free_memory();
+  reset_peak_memory();
   validate(options);
+  if (options.launch.rank == 0)
+    prepare_run_directory(options);
   choose_device();
   group_ = connect_process_group(options.launch, options.group_timeout, device_);
   root_ = group_->is_root();

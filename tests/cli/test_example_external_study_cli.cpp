@@ -91,7 +91,7 @@ TEST(ExampleExternalStudy, ThePythonScriptsAllResultsSitBesideGreentunesRunsOnTh
   }
   EXPECT_EQ(scripts, 2u);
   EXPECT_THAT(read_text(dir / "out/results.csv"),
-              HasSubstr("pytorch-python,1,done,,python3 bench/python/finetune.py --data {data}"));
+              HasSubstr("pytorch-python,1,done,,python3 ../bench/python/finetune.py --data {data}"));
   EXPECT_THAT(read_text(dir / "out/report.md"), HasSubstr("pytorch-python"));
 }
 

@@ -200,8 +200,9 @@ TEST(MeasureCli, BadUsageIsClearAndTheCommandDoesNotRun) {
   const CommandResult missing = run_cli("measure" + out + "-- /no/such/program");
   EXPECT_EQ(missing.exit_code, 127);
   EXPECT_THAT(missing.err, HasSubstr("cannot run \"/no/such/program\""));
-  // The energy until the failure is still recorded.
-  EXPECT_EQ(csv_lines(dir / "out/emissions.csv").size(), 2u);
+  // A command that never ran used no energy: no row of 0 J joins the real ones, and no energy.json.
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/emissions.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/energy.json"));
 }
 
 }  // namespace

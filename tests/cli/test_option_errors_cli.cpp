@@ -90,6 +90,61 @@ TEST(OptionErrors, OtherCommandLineMistakesAreOneLineWithTheHelpToSee) {
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
 }
 
+// A slip in a command or option name is one line that names the word and what was likely meant.
+TEST(OptionErrors, AMistypedCommandOrOptionSaysWhatWasMeant) {
+  const struct {
+    std::string arguments, expected;
+  } cases[] = {
+      {"trian",
+       "greentune: error [usage]: unknown command \"trian\" (fix: did you mean `greentune train`?)\n"},
+      {"data stat",
+       "greentune: error [usage]: unknown command \"stat\" (fix: did you mean `greentune data stats`?)\n"},
+      {"train --lrr 0.1",
+       "greentune: error [usage]: unknown option --lrr (fix: did you mean --lr? see `greentune train "
+       "--help`)\n"},
+      {"study x.toml --redo-changd",
+       "greentune: error [usage]: unknown option --redo-changd (fix: did you mean --redo-changed? see "
+       "`greentune study --help`)\n"},
+  };
+  for (const auto& [arguments, expected] : cases) {
+    const CommandResult result = run_cli(arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments;
+    EXPECT_EQ(result.err, expected) << arguments;
+  }
+  // A word close to nothing known still says where to look.
+  EXPECT_THAT(run_cli("xyzzyplugh").err,
+              HasSubstr("unknown command \"xyzzyplugh\" (fix: see `greentune --help`"));
+}
+
+// Output paths are checked before the work: eval --output naming a file fails before the model is even
+// loaded (here it does not exist, so evaluating first would fail differently).
+TEST(OptionErrors, AnOutputThatIsAFileFailsBeforeTheWork) {
+  TempDir dir;
+  write_text(dir / "result.json", "{}");
+  const CommandResult result =
+      run_cli("eval --model '" + (dir / "no-model").string() + "' --data '" +
+              (dir / "no-data.jsonl").string() + "' --output '" + (dir / "result.json").string() + "'");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("--output " + (dir / "result.json").string() + ": is a file"));
+}
+
+// A bad --set value of a study names --set KEY, not the study file (where the value is not).
+TEST(OptionErrors, AStudysSetValueIsBlamedOnSet) {
+  TempDir dir;
+  write_text(dir / "study.toml", "name = \"s\"\n[base]\ndata = \"x.jsonl\"\n[[variant]]\nname = \"a\"\n");
+  const CommandResult result = run_cli("study '" + (dir / "study.toml").string() + "' --set precision=fp8");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--set precision: --precision: unknown precision \"fp8\""));
+  EXPECT_THAT(result.err, ::testing::Not(HasSubstr("study.toml")));
+  // Also when the value is well-formed but not possible here (fp16 on a CPU, found by the run's checks).
+  const CommandResult cpu_fp16 =
+      run_cli("study '" + (dir / "study.toml").string() + "' --set precision=fp16 --set device=cpu");
+  EXPECT_EQ(cpu_fp16.exit_code, 2);
+  EXPECT_THAT(cpu_fp16.err, HasSubstr("greentune: error [usage]: --set precision: "));
+  EXPECT_THAT(cpu_fp16.err, HasSubstr("fp16 needs a CUDA GPU"));
+  EXPECT_THAT(cpu_fp16.err, ::testing::Not(HasSubstr("study.toml")));
+}
+
 TEST(OptionErrors, ADeviceThatCannotRunIsOneErrorBeforeAnyWork) {
   const CommandResult unknown = run_cli("train --data x.jsonl --device gpu");
   EXPECT_EQ(unknown.exit_code, 2);

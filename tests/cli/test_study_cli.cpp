@@ -1,5 +1,6 @@
 // `greentune study` end to end on the tiny model: results and report files, errors before any run, and a
 // study killed with SIGKILL at several moments that still ends with every run done exactly once.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include "../model/model_test_support.hpp"
 #include "greentune/train/run_result.hpp"
+#include "http_server.hpp"
 #include "test_support.hpp"
 
 namespace greentune::testing {
@@ -138,6 +140,145 @@ TEST(StudyCli, AnExternalCommandIsMeasuredBesideGreentunesRunsAndNotRunAgain) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr("0 trained now, 6 already done, 0 failed"));
   EXPECT_EQ(read_text(dir / "ran.log"), "ran 1\nran 2\n");
+
+  // A changed command makes its finished runs stale: the study says so instead of keeping them.
+  study = read_text(dir / "study.toml");
+  study.replace(study.find("sleep 0.5"), 9, "sleep 0.6");
+  write_text(dir / "study.toml", study);
+  const CommandResult changed = run_cli(command, {}, environment);
+  EXPECT_EQ(changed.exit_code, 2);
+  EXPECT_THAT(changed.err, HasSubstr("variant \"script\" seed 1: command: "));
+  EXPECT_THAT(changed.err, ::testing::Not(HasSubstr("variant \"base\"")));
+}
+
+// The same study with paths relative to the study file (model, data, cache), run from another directory.
+void write_relative_study(const TempDir& dir, const std::string& base_lr) {
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 80);
+  write_text(dir / "study.toml",
+             "name = \"tiny\"\nseeds = [1, 2]\nbaseline = \"base\"\n[base]\n"
+             "model = \"model\"\ndata = \"reviews.jsonl\"\ncache-dir = \"cache\"\n"
+             "max-length = 16\nbatch-size = 8\nthreads = 1\nepochs = 1\nlr = " +
+                 base_lr +
+                 "\n[[variant]]\nname = \"base\"\n[[variant]]\nname = \"sgd\"\n"
+                 "optimizer = \"sgd\"\nlr = 0.05\n");
+}
+
+// Started again after [base] changed, a study stops before any run and names the runs and the keys that
+// changed (the sgd variant overrides lr, so its runs did not change); --redo-changed trains those runs
+// again, their old results gone (one emissions row, the new lr in config.json), and keeps the others.
+TEST(StudyCli, AChangedStudyEntryStopsTheStudyUnlessItsRunsAreRedone) {
+  TempDir dir;
+  write_relative_study(dir, "0.002");
+  const std::string command =
+      "-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'";
+  ASSERT_EQ(run_cli(command).exit_code, 0);
+  const std::string sgd_result = read_text(dir / "out/runs/sgd-seed1/result.json");
+  // A study keeps a finished run's model and results, not its checkpoints; the report says what it takes.
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/runs/base-seed1/checkpoint.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/runs/base-seed1/model/model.safetensors"));
+  uint64_t bytes = 0;  // what the directory held before the report's own three files were written
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir / "out")) {
+    const bool report_file =
+        entry.path().parent_path() == dir / "out" && entry.path().filename().string().starts_with("report.");
+    if (entry.is_regular_file() && !report_file)
+      bytes += entry.file_size();
+  }
+  EXPECT_THAT(read_text(dir / "out/report.md"),
+              HasSubstr(fmt::format("On disk the study takes {:.1f} MB, 0.0 MB of it in checkpoints",
+                                    static_cast<double>(bytes) / 1e6)));
+
+  write_relative_study(dir, "0.01");
+  const CommandResult changed = run_cli(command);
+  EXPECT_EQ(changed.exit_code, 2) << changed.err;
+  EXPECT_THAT(changed.err, HasSubstr("2 runs here were made with other options"));
+  EXPECT_THAT(changed.err, HasSubstr("variant \"base\" seed 1: lr: 0.002 -> 0.01"));
+  EXPECT_THAT(changed.err, HasSubstr("variant \"base\" seed 2: lr: 0.002 -> 0.01"));
+  EXPECT_THAT(changed.err, ::testing::Not(HasSubstr("variant \"sgd\"")));
+  EXPECT_THAT(changed.err, HasSubstr("--redo-changed"));
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "out/runs/base-seed1/config.json")).at("lr"), 0.002);
+
+  const CommandResult redone = run_cli(command + " --redo-changed");
+  ASSERT_EQ(redone.exit_code, 0) << redone.err;
+  EXPECT_THAT(redone.out, HasSubstr("2 trained now, 2 already done, 0 failed"));
+  for (const char* run : {"base-seed1", "base-seed2"}) {
+    const std::filesystem::path run_dir = dir / "out/runs" / run;
+    EXPECT_EQ(nlohmann::json::parse(read_text(run_dir / "config.json")).at("lr"), 0.01) << run;
+    EXPECT_EQ(nlohmann::json::parse(read_text(run_dir / "result.json")).at("config").at("lr"), 0.01) << run;
+    const std::string emissions = read_text(run_dir / "emissions.csv");
+    EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2) << run;  // header + the new run's row
+  }
+  EXPECT_EQ(read_text(dir / "out/runs/sgd-seed1/result.json"), sgd_result);
+  const auto results = nlohmann::json::parse(read_text(dir / "out/results.json"));
+  EXPECT_EQ(results.at("runs").at(0).at("result").at("config").at("lr"), 0.01);
+  ASSERT_EQ(run_cli(command).exit_code, 0);  // the study now matches its file
+}
+
+// A model that is neither a directory beside the study file nor on the hub (a local server answering 404
+// here) stops the study before its first run, saying both.
+TEST(StudyCli, AModelThatIsNeitherADirectoryNorOnTheHubStopsTheStudyFirst) {
+  TempDir dir;
+  write_relative_study(dir, "0.002");
+  std::string study = read_text(dir / "study.toml");
+  study.replace(study.find("model = \"model\""), 15, "model = \"mdl\"");
+  write_text(dir / "study.toml", study);
+  HttpServerOptions options;
+  options.status = 404;
+  HttpServer hub(options);
+  const CommandResult result =
+      run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'",
+              {}, "HF_ENDPOINT=" + hub.url("") + " HF_HUB_CACHE='" + (dir / "hub").string() + "' ");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, HasSubstr("variant \"base\": model: mdl: is not a directory relative to"));
+  EXPECT_THAT(result.err, HasSubstr("and the hub answered"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/runs/base-seed1"));
+}
+
+// Ctrl-C in a study: its hint names the study command that continues it, not train's --resume (which
+// `greentune study` does not take).
+TEST(StudyCli, CtrlCSaysWhichCommandContinuesTheStudy) {
+  TempDir dir;
+  write_study(dir, 200);
+  const pid_t study = spawn_process({std::string(GREENTUNE_CLI_PATH), "study", (dir / "study.toml").string(),
+                                     "--output", (dir / "out").string()},
+                                    {}, dir / "output.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(dir / "out/runs/base-seed1/checkpoint.json") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(kill(study, SIGINT), 0);
+  const int status = wait_for_exit(study);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130) << read_text(dir / "output.log");
+  const std::string output = read_text(dir / "output.log");
+  EXPECT_THAT(output, HasSubstr("run `greentune study " + (dir / "study.toml").string() + " --output " +
+                                (dir / "out").string() + "` again"));
+  EXPECT_THAT(output, ::testing::Not(HasSubstr("--resume")));
+}
+
+// Runs of a study share one process, yet each reports its own peak memory: a run of small batches after
+// one of very large batches (about 0.5 GB of activations) peaks far lower, where the process's peak would
+// make it at least as large.
+TEST(StudyCli, EachRunsPeakMemoryIsItsOwn) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "distilbert_tiny");
+  write_numbered_reviews(dir / "reviews.jsonl", 2200);
+  write_text(dir / "study.toml",
+             "name = \"memory\"\nseeds = [1]\n[base]\nmodel = \"model\"\n"
+             "data = \"reviews.jsonl\"\ncache-dir = \"cache\"\nthreads = 1\nmax-steps = 1\n"
+             "max-length = 64\nbucketing = \"none\"\n"
+             "[[variant]]\nname = \"big\"\nbatch-size = 1980\npad-to-multiple = 64\n"
+             "[[variant]]\nname = \"small\"\nbatch-size = 2\npad-to-multiple = 1\n"
+             "max-train-examples = 40\n");
+  const CommandResult result =
+      run_cli("-q study '" + (dir / "study.toml").string() + "' --output '" + (dir / "out").string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const double big =
+      nlohmann::json::parse(read_text(dir / "out/runs/big-seed1/result.json")).at("peak_memory_mb");
+  const double small =
+      nlohmann::json::parse(read_text(dir / "out/runs/small-seed1/result.json")).at("peak_memory_mb");
+  EXPECT_LT(small, big - 200.0) << "big " << big << " MiB, small " << small << " MiB";
 }
 
 TEST(StudyCli, AFailingExternalCommandIsAFailedRunAndAnUnknownPlaceholderStopsTheStudyFirst) {

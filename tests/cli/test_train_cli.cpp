@@ -93,6 +93,112 @@ TEST(TrainCli, LiveCarbonIntensityGivesTheRunsCo2) {
   EXPECT_EQ(config.at("carbon-sample-s"), 60);
 }
 
+// An output that holds a run is continued only with --resume and the run's own options, and started again
+// only with --overwrite: never silently replaced, never resumed with a changed computation.
+TEST(TrainCli, AnExistingRunIsResumedOnlyWithItsOptionsAndReplacedOnlyWithOverwrite) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "bert_tiny");
+  write_reviews(dir / "reviews.jsonl");
+  const std::string train = "-q train --model '" + (dir / "model").string() + "' --data '" +
+                            (dir / "reviews.jsonl").string() + "' --max-length 16 --max-steps 3 " +
+                            "--cache-dir '" + (dir / "cache").string() + "' --output '" +
+                            (dir / "run").string() + "' ";
+  ASSERT_EQ(run_cli(train + "--lr 0.001 --batch-size 4 --threads 1").exit_code, 0);
+  const std::string result = read_text(dir / "run/result.json");
+
+  const CommandResult again = run_cli(train + "--lr 0.001 --batch-size 4 --threads 1");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("holds a finished run already"));
+  EXPECT_THAT(again.err, HasSubstr("--resume"));
+  EXPECT_THAT(again.err, HasSubstr("--overwrite"));
+
+  const CommandResult changed = run_cli(train + "--lr 0.01 --batch-size 2 --threads 1 --resume");
+  EXPECT_EQ(changed.exit_code, 2);
+  EXPECT_THAT(changed.err, HasSubstr("lr: 0.001 -> 0.01"));
+  EXPECT_THAT(changed.err, HasSubstr("batch-size: 4 -> 2"));
+  EXPECT_EQ(read_text(dir / "run/result.json"), result);  // nothing rewritten
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "run/config.json")).at("lr"), 0.001);
+
+  // Options that do not change the result may differ, and --help says which.
+  EXPECT_EQ(run_cli(train + "--lr 0.001 --batch-size 4 --threads 2 --log-every 1 --resume").exit_code, 0);
+  EXPECT_THAT(run_cli("train --help").out, HasSubstr("only --cache-dir, --output, --log-every"));
+
+  const CommandResult overwritten = run_cli(train + "--lr 0.01 --batch-size 4 --threads 1 --overwrite");
+  ASSERT_EQ(overwritten.exit_code, 0) << overwritten.err;
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "run/config.json")).at("lr"), 0.01);
+  const std::string emissions = read_text(dir / "run/emissions.csv");
+  EXPECT_EQ(std::count(emissions.begin(), emissions.end(), '\n'), 2);  // the old run's row is gone
+}
+
+// Paths in a --config file are relative to the file, whatever the current directory.
+TEST(TrainCli, PathsInAConfigFileAreRelativeToIt) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "bert_tiny");
+  write_reviews(dir / "reviews.jsonl");
+  std::filesystem::create_directories(dir / "configs");
+  write_text(dir / "configs/train.toml",
+             "model = \"../model\"\ndata = \"../reviews.jsonl\"\n"
+             "cache-dir = \"../cache\"\noutput = \"../run\"\nmax-length = 16\n"
+             "batch-size = 4\nmax-steps = 2\nthreads = 1\n");
+  const CommandResult result = run_cli("-q train --config '" + (dir / "configs/train.toml").string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/result.json"));
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "run/config.json")).at("model"), (dir / "model").string());
+}
+
+std::vector<std::string> checkpoint_dirs(const std::filesystem::path& run) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(run)) {
+    if (entry.path().filename().string().starts_with("checkpoint-"))
+      names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// --keep-checkpoints: the newest checkpoint (last), every one (all), or none once the run has finished, its
+// model and results kept. And what interrupted writes left (a process that is gone) is removed at the next
+// start, in the run directory and the token cache, while a running process's temporary file is left alone.
+TEST(TrainCli, KeepCheckpointsAndTheLeftoversOfInterruptedWrites) {
+  TempDir dir;
+  write_tiny_model_dir(dir / "model", "bert_tiny");
+  write_reviews(dir / "reviews.jsonl");
+  const auto train = [&](const std::string& run, const std::string& keep) {
+    return run_cli("-q train --model '" + (dir / "model").string() + "' --data '" +
+                   (dir / "reviews.jsonl").string() +
+                   "' --max-length 16 --batch-size 4 --max-steps 3 --save-every 1 --threads 1 --cache-dir '" +
+                   (dir / "cache").string() + "' --output '" + (dir / run).string() + "'" + keep);
+  };
+  // Temporary files of a process that does not run (2^22 + 1 is beyond the largest pid Linux gives), and
+  // one of this test's own process, which runs.
+  const pid_t gone = 4194305;
+  ASSERT_NE(kill(gone, 0), 0);
+  std::filesystem::create_directories(dir / "cache");
+  std::filesystem::create_directories(dir / "last");
+  const std::string stale_cache = "reviews.gttok.tmp-" + std::to_string(gone);
+  const std::string live_cache = "other.gttok.tmp-" + std::to_string(getpid());
+  write_text(dir / "cache" / stale_cache, std::string(1000, 'x'));
+  write_text(dir / "cache" / live_cache, "y");
+  write_text(dir / "last" / ("result.json.tmp-" + std::to_string(gone)), "{");
+  std::filesystem::create_directories(dir / "last/checkpoint-9.tmp");
+
+  ASSERT_EQ(train("last", "").exit_code, 0);
+  EXPECT_EQ(checkpoint_dirs(dir / "last"), std::vector<std::string>{"checkpoint-3"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache" / stale_cache));
+  EXPECT_TRUE(std::filesystem::exists(dir / "cache" / live_cache));
+  EXPECT_FALSE(std::filesystem::exists(dir / "last" / ("result.json.tmp-" + std::to_string(gone))));
+
+  ASSERT_EQ(train("all", " --keep-checkpoints all").exit_code, 0);
+  EXPECT_EQ(checkpoint_dirs(dir / "all"),
+            (std::vector<std::string>{"checkpoint-1", "checkpoint-2", "checkpoint-3"}));
+
+  ASSERT_EQ(train("none", " --keep-checkpoints none").exit_code, 0);
+  EXPECT_TRUE(checkpoint_dirs(dir / "none").empty());
+  EXPECT_FALSE(std::filesystem::exists(dir / "none/checkpoint.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "none/model/model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "none/result.json"));
+}
+
 TEST(TrainCli, OnATerminalAProgressBarIsRedrawnWithTheLogLinesAboveIt) {
   if (std::system("command -v script >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "util-linux's script (a pseudo-terminal for the command) is not installed";

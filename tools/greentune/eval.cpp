@@ -55,6 +55,15 @@ std::vector<size_t> split_indices(const data::TokenizedDataset& dataset, const s
 }
 
 void run_eval(EvalFlags& flags) {
+  if (!flags.output.empty()) {  // checked before the evaluation, which may take long
+    std::error_code ec;
+    if (std::filesystem::exists(flags.output, ec) && !std::filesystem::is_directory(flags.output, ec)) {
+      throw Error(ErrorCode::usage, "--output " + flags.output,
+                  "is a file; eval writes result.json into a directory",
+                  "pass a directory (it is created when missing)");
+    }
+    greentune::create_directories(flags.output, "pass --output with a directory that can be written");
+  }
   const auto started = std::chrono::steady_clock::now();
   model::PretrainedModel loaded = flags.model.load();
   const model::ModelConfig& config = loaded.model->config();
@@ -80,8 +89,6 @@ void run_eval(EvalFlags& flags) {
   fmt::print("accuracy   {:.4f}\nf1         {:.4f}\neval_loss  {:.4f}\nn          {}\n", metrics.accuracy,
              metrics.macro_f1, metrics.eval_loss, metrics.n);
   if (!flags.output.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(flags.output, ec);
     nlohmann::json result = metrics;
     result["model"] = loaded.dir.string();
     result["data"] = spec.path.string();

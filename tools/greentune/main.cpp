@@ -11,11 +11,13 @@
 #include "commands.hpp"
 #include "greentune/core/error.hpp"
 #include "greentune/core/log.hpp"
+#include "greentune/core/version.hpp"
 #include "numeric_flags.hpp"
+#include "suggestions.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"greentune: fine-tune BERT-family text classifiers and measure their energy and CO2"};
-  app.set_version_flag("--version", "greentune 0.1.0");
+  app.set_version_flag("--version", "greentune " + std::string(greentune::kVersion));
   app.require_subcommand(1);
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "Print only results and warnings");
@@ -37,6 +39,11 @@ int main(int argc, char** argv) {
     // greentune's one-line form.
     if (parse_error.get_exit_code() == 0)
       return app.exit(parse_error);
+    if (const auto suggestion = greentune::cli::did_you_mean(app, argc, argv)) {
+      fmt::print(stderr, "greentune: error [usage]: {} {}{})\n", suggestion->problem,
+                 greentune::cli::kFixOpening, suggestion->fix);
+      return static_cast<int>(greentune::ErrorCode::usage);
+    }
     std::string command_line = "greentune";  // the (sub)command that was being parsed
     for (const CLI::App* command = &app; !command->get_subcommands().empty();) {
       command = command->get_subcommands().front();

@@ -34,12 +34,16 @@ void run_measure(const MeasureFlags& flags) {
   identity.experiment_id = flags.experiment_id;
   const energy::MeasuredCommand measured =
       energy::measure_command(flags.command, flags.energy, output_dir, identity);
-  if (!measured.exit.started)
-    log::warn(fmt::format("cannot run \"{}\": {}", flags.command.front(), measured.exit.start_error));
+  command_exit_status() = measured.exit.exit_status;
+  if (!measured.exit.started) {
+    log::warn(fmt::format("cannot run \"{}\": {}; nothing was measured, and {} is unchanged",
+                          flags.command.front(), measured.exit.start_error,
+                          (output_dir / "emissions.csv").string()));
+    return;
+  }
   fmt::print(stderr, "{}\n", energy::describe(measured.run, measured.carbon));
   fmt::print(stderr, "wrote {} and {}\n", (output_dir / "emissions.csv").string(),
              (output_dir / "energy.json").string());
-  command_exit_status() = measured.exit.exit_status;
 }
 
 }  // namespace

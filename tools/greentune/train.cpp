@@ -35,6 +35,10 @@ void run_train(const TrainFlags& flags, int group_timeout_s) {
   if (options.launch.rank > 0)
     log::set_quiet(true);
   train::validate(options);  // a wrong option is one line, before the configuration table
+  if (flags.dry_run) {
+    fmt::print("{}\n", nlohmann::json(options).dump(2));
+    return;
+  }
   print_table(nlohmann::json(options));
   const train::RunResult result = train::train(options);
   if (options.launch.rank > 0)

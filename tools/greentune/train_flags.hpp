@@ -10,7 +10,8 @@ namespace greentune::cli {
 
 struct TrainFlags {
   train::TrainOptions options;
-  std::string config;  // --config FILE
+  std::string config;    // --config FILE
+  bool dry_run = false;  // --dry-run: check the options and print the configuration, without training
 };
 
 // Registers --config and every train option on command.

@@ -70,6 +70,10 @@ void truncate_file(const std::filesystem::path& path, uint64_t size);
 // 64-bit FNV-1a: a fast, stable content fingerprint (not a cryptographic hash).
 uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL);
 
+// Removes what interrupted atomic writes left in directory: files named "<name>.tmp-<pid>" (AtomicFile's)
+// whose process no longer runs, and so will neither finish nor remove them. Returns the bytes freed.
+uint64_t remove_stale_temporaries(const std::filesystem::path& directory);
+
 // Creates directory and its parents. Throws Error(io) naming it, with fix as the remedy, when that fails
 // or a file is in the way.
 void create_directories(const std::filesystem::path& directory, std::string_view fix);

@@ -55,6 +55,11 @@ Range whole_from_to(int64_t low, int64_t high);  // whole numbers in [low, high]
 // `resume = true`), a value one, a list `count` values separated by commas (0: any number).
 enum class OptionArity { flag, value, list };
 
+// How an option's value names a file, for TOML files (--config, study files), whose relative paths are
+// relative to the file that holds them: not at all; always a path; or a path where one exists relative to
+// the file, else a name as it is ("imdb", a hub model id).
+enum class PathKind { none, path, path_or_name };
+
 template <typename Options>
 struct Option {
   std::string name{};  // "lr": the flag "--lr", the TOML key "lr", the JSON key "lr"
@@ -64,6 +69,10 @@ struct Option {
   std::string negation{};   // a flag's opposite ("no-shuffle" for "shuffle"), empty if none
   std::string type_name{};  // shown in --help: "FLOAT", "INT", "TEXT", "PATH", a choice's names
   bool must_exist = false;  // a path that must exist when given
+  PathKind path_kind = PathKind::none;
+  // Whether a run's result depends on it: a resumed run refuses another value, and a study's record of
+  // what determined a run holds it. False for where and how a run writes, reports and paces itself.
+  bool changes_result = true;
   // Reads the option's arguments (empty for a flag given alone) into options; Error(usage) naming
   // "--name" for a value that is wrong on its own.
   std::function<void(Options&, std::span<const std::string>)> set{};
@@ -147,6 +156,7 @@ Option<Options> text_option(std::string name, Access access, std::string help, b
   using Held = std::remove_cvref_t<decltype(access(std::declval<Options&>()))>;
   Option<Options> option{.name = std::move(name), .help = std::move(help)};
   option.type_name = std::is_same_v<Held, std::filesystem::path> ? "PATH" : "TEXT";
+  option.path_kind = std::is_same_v<Held, std::filesystem::path> ? PathKind::path : PathKind::none;
   option.must_exist = must_exist;
   const std::string flag = option.flag();
   option.set = [access, flag](Options& options, std::span<const std::string> arguments) {
@@ -229,6 +239,19 @@ Option<Options> choice_option(std::string name, Access access, Parse parse, Name
   return option;
 }
 
+// option, changed: option with the path kind kind, or with changes_result false (where and how a run
+// writes, reports and paces itself).
+template <typename Options>
+Option<Options> naming_file(Option<Options> option, PathKind kind) {
+  option.path_kind = kind;
+  return option;
+}
+template <typename Options>
+Option<Options> not_changing_result(Option<Options> option) {
+  option.changes_result = false;
+  return option;
+}
+
 // The options of inner tables, for a struct that holds their struct at access(outer): the same names,
 // reading and writing the member.
 template <typename Outer, typename Inner, typename Access>
@@ -240,7 +263,9 @@ void append_nested(OptionTable<Outer>& table, const OptionTable<Inner>& inner, A
                          .count = option.count,
                          .negation = option.negation,
                          .type_name = option.type_name,
-                         .must_exist = option.must_exist};
+                         .must_exist = option.must_exist,
+                         .path_kind = option.path_kind,
+                         .changes_result = option.changes_result};
     nested.set = [set = option.set, access](Outer& outer, std::span<const std::string> arguments) {
       set(access(outer), arguments);
     };

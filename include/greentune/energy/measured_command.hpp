@@ -26,7 +26,8 @@ struct MeasuredCommand {
 // Resolves options (Error(usage) for an unknown --country and the like, before the program runs), runs
 // command to its end with child's output settings, appends its row to output_dir/emissions.csv and writes
 // output_dir/energy.json (the command, its exit status, the window, the carbon intensity, notes and
-// counter failures), also when the program failed or could not be started.
+// counter failures), also when the program failed; a program that could not be started (exit.started
+// false) adds no row and writes no energy.json.
 MeasuredCommand measure_command(const std::vector<std::string>& command, const MeteringOptions& options,
                                 const std::filesystem::path& output_dir, const RunIdentity& identity,
                                 const ChildOptions& child = {});

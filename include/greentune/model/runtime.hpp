@@ -26,6 +26,10 @@ std::vector<int> allowed_cpus();
 // warning when it is the slow reference implementation.
 CpuRuntime configure_cpu_runtime(int threads);
 
+// Gives the memory the malloc keeps for reuse (tcmalloc's free lists, glibc's heap top) back to the
+// system: before a run of a study, so that its peak memory starts from what is really in use.
+void release_free_memory();
+
 // How many times as long a (256 x 768) x (768 x 768) matrix product (BERT-base's width) takes in bf16 as
 // in fp32 on this process's CPU threads: what bf16 autocast costs where the CPU emulates bf16. The median
 // of 5 timed products of each after one untimed; 20 ms to 1 s.

@@ -32,6 +32,13 @@ Precision resolve_precision(Precision precision, torch::Device device);
 // where /proc/cpuinfo cannot be read.
 std::optional<std::string> emulated_bf16_reason(torch::Device device);
 
+// What a run keeps of its checkpoints (weights, optimizer state, generator states: what --resume needs):
+// the newest one (older ones are superseded), none once the run has finished (its model/ and results
+// stay), or every one.
+enum class KeepCheckpoints { last, none, all };
+KeepCheckpoints parse_keep_checkpoints(std::string_view name);  // Error(usage) for another name
+std::string_view to_string(KeepCheckpoints keep);
+
 struct TrainOptions {
   std::string model = "distilbert-base-uncased";  // directory or hub id
   std::string device = "auto";                    // cpu, cuda, cuda:N or auto (model::resolve_device)
@@ -75,7 +82,9 @@ struct TrainOptions {
   double target_accuracy = 0.0;         // stop once an evaluation reaches this accuracy; 0: no target
   int64_t save_every = 0;  // updates between checkpoints (also written at each epoch end); 0: epochs only
   bool resume = false;     // continue from output's last checkpoint (start fresh when there is none)
-  int threads = 0;         // CPU threads; 0: all cores
+  bool overwrite = false;  // start again in an output that holds a run, deleting what it wrote
+  KeepCheckpoints keep_checkpoints = KeepCheckpoints::last;
+  int threads = 0;                   // CPU threads; 0: all cores
   energy::MeteringOptions metering;  // where the electricity comes from, PUE, sampling interval
   // This process's place in a data-parallel run (read_launch_environment()); one process by default.
   // batch_size and grad_accum are per rank: an update covers batch_size x grad_accum x world_size examples.

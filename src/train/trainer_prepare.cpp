@@ -99,13 +99,30 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   model::release_free_memory();
   reset_peak_memory();
   validate(options);
-  if (options.launch.rank == 0)
-    prepare_run_directory(options);
   choose_device();
   group_ = connect_process_group(options.launch, options.group_timeout, device_);
   root_ = group_->is_root();
   rank_ = group_->rank();
   world_ = group_->size();
+  // Rank 0 prepares the run directory; the other ranks learn whether it could, so that a refusal (a run
+  // there already) stops every rank now instead of leaving them waiting for rank 0.
+  std::string refusal;
+  if (root_) {
+    try {
+      prepare_run_directory(options);
+    } catch (const Error& error) {
+      refusal = error.what();
+      if (world_ == 1)
+        throw;
+      group_->all_gather(refusal);
+      throw;
+    }
+  }
+  if (world_ > 1) {
+    const std::string rank0_refusal = group_->all_gather(refusal).front();
+    if (!rank0_refusal.empty())
+      throw Error(ErrorCode::usage, "rank 0", rank0_refusal);
+  }
   if (precision_ == Precision::bf16 && device_.is_cpu() && root_)
     warn_if_bf16_is_emulated();
   layout_ = lay_out_group(*group_, options.launch.local_rank);

@@ -216,6 +216,21 @@ TEST_F(DataParallel, TheFirstUpdateOfTwoRanksIsTransformersLossOnTheirBatches) {
   EXPECT_NEAR(rows.front().at("loss").get<double>(), reference.loss(), 1e-5);
 }
 
+// A group started again onto a finished run without --resume stops on every rank at once, rank 0 saying
+// why, instead of leaving the other ranks waiting for it.
+TEST_F(DataParallel, ARefusedRunDirectoryStopsEveryRankAtOnce) {
+  const std::vector<std::string> flags = {"--epochs", "1"};
+  expect_all_succeed(launch(2, "run", flags), "run");
+  const std::vector<pid_t> again = launch(2, "run", flags);
+  for (size_t rank = 0; rank < again.size(); ++rank) {
+    const std::optional<int> status = wait_for_exit_within(again[rank], std::chrono::seconds(60));
+    ASSERT_TRUE(status.has_value()) << "rank " << rank << " still waits";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << "rank " << rank;
+  }
+  EXPECT_THAT(read_text(log_of("run", 0)), HasSubstr("holds a finished run already"));
+  EXPECT_THAT(read_text(log_of("run", 1)), HasSubstr("rank 0: "));
+}
+
 TEST_F(DataParallel, AResumedGroupEndsWithTheMetricsOfAnUninterruptedOne) {
   // Dropout on: each rank's generator state must come back from the checkpoint too.
   const std::vector<std::string> flags = {"--epochs", "6", "--save-every", "4"};

@@ -2,6 +2,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <exception>
 
 #include "collectives.hpp"
 #include "greentune/core/error.hpp"
@@ -107,22 +108,22 @@ Trainer::Trainer(const TrainOptions& options) : options_(options) {
   // Rank 0 prepares the run directory; the other ranks learn whether it could, so that a refusal (a run
   // there already) stops every rank now instead of leaving them waiting for rank 0.
   std::string refusal;
+  std::exception_ptr rank0_failure;
   if (root_) {
     try {
       prepare_run_directory(options);
     } catch (const Error& error) {
       refusal = error.what();
-      if (world_ == 1)
-        throw;
-      group_->all_gather(refusal);
-      throw;
+      rank0_failure = std::current_exception();
     }
   }
   if (world_ > 1) {
     const std::string rank0_refusal = group_->all_gather(refusal).front();
-    if (!rank0_refusal.empty())
+    if (!root_ && !rank0_refusal.empty())
       throw Error(ErrorCode::usage, "rank 0", rank0_refusal);
   }
+  if (rank0_failure)
+    std::rethrow_exception(rank0_failure);
   if (precision_ == Precision::bf16 && device_.is_cpu() && root_)
     warn_if_bf16_is_emulated();
   layout_ = lay_out_group(*group_, options.launch.local_rank);

@@ -115,8 +115,8 @@ StudyPlan read_study_file(const std::filesystem::path& file);
 // them, naming "file:line".
 std::vector<Setting> read_option_file(const std::filesystem::path& file);
 
-// Options the study sets for every run itself (output, resume, overwrite, config, seed), which neither the study
-// file nor the command line may set.
+// Options the study sets for every run itself (output, resume, overwrite, config, seed), which neither the
+// study file nor the command line may set.
 bool is_reserved_study_option(std::string_view key);
 
 // "bf16-seed2": the run's directory name under DIR/runs/.
